@@ -1,0 +1,121 @@
+// Plain configuration structs: what one YAML file says, already validated.
+//
+// A Config is built once by the loader and then only read; the I/O layer wraps it in a
+// std::shared_ptr<const Config> snapshot. Runtime state (the weight in force, a latched
+// rollback) never lives here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace canaryd::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Weights are basis points: 10,000 = 100 %, so 0.01 % is the smallest step (SPEC §2).
+inline constexpr std::uint32_t kWeightScale = 10'000;
+
+// "host:port" as written; the host is an IP literal or a name resolved by the I/O layer.
+struct HostPort {
+    std::string host;
+    std::uint16_t port = 0;
+
+    std::string to_string() const;
+    friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+struct TlsFiles {
+    std::string cert_file;
+    std::string key_file;
+    friend bool operator==(const TlsFiles&, const TlsFiles&) = default;
+};
+
+struct Listener {
+    HostPort address;
+    std::optional<TlsFiles> tls;
+    friend bool operator==(const Listener&, const Listener&) = default;
+};
+
+struct Admin {
+    HostPort address{"127.0.0.1", 9901};
+    std::string token_file;  // empty: no token; then the address must be loopback
+};
+
+struct Timeouts {
+    Duration connect{1'000};
+    Duration header{10'000};             // absolute deadline for a whole request header
+    Duration upstream_response{30'000};  // request fully sent -> response header received
+    Duration idle{60'000};               // keep-alive idle, both sides
+    Duration shutdown_grace{0};
+    Duration drain{30'000};
+};
+
+struct Limits {
+    std::uint64_t header_bytes = 64 * 1024;           // whole header block, request line included
+    std::uint64_t body_bytes = 100ull * 1024 * 1024;  // request body
+};
+
+struct UpstreamPool {
+    std::uint32_t max_idle_per_endpoint = 32;  // per worker thread
+};
+
+struct Defaults {
+    Timeouts timeouts;
+    Limits limits;
+    UpstreamPool upstream;
+    // When non-empty, responses carry this header naming the version that served
+    // ("stable/v41", "canary/v42"). Off by default: it leaks release names to clients.
+    std::string version_header;
+};
+
+enum class Role : std::uint8_t { stable = 0, canary = 1 };
+const char* to_string(Role role);
+
+struct Version {
+    std::string release;  // the `version:` label, e.g. "v42"
+    std::vector<HostPort> endpoints;
+};
+
+struct Match {
+    std::string host;  // lower case; "" = any host, "*.example.com" = any subdomain
+    std::string path_prefix = "/";
+};
+
+struct Sticky {
+    enum class Source : std::uint8_t { header, cookie };
+    Source source = Source::header;
+    std::string name;  // header name (lower case) or cookie name
+    std::string salt;  // defaults to the route name
+};
+
+struct Override {
+    std::string header;  // lower case
+    std::string value;   // compared exactly
+    Role to = Role::stable;
+};
+
+struct Route {
+    std::string name;
+    Match match;
+    Version stable;
+    std::optional<Version> canary;
+    std::uint32_t canary_weight_bp = 0;
+    std::optional<Sticky> sticky;
+    std::vector<Override> overrides;
+};
+
+struct Config {
+    std::uint32_t threads = 0;  // 0 = one per core, resolved by the I/O layer
+    std::vector<Listener> listeners;
+    Admin admin;
+    std::string state_file;
+    Defaults defaults;
+    std::vector<Route> routes;
+
+    const Route* find_route(std::string_view name) const;
+};
+
+}  // namespace canaryd::config

@@ -1,0 +1,390 @@
+#include "config/loader.hpp"
+
+#include "config/units.hpp"
+#include "config/yaml_reader.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace canaryd::config {
+namespace {
+
+std::string lower(std::string text) {
+    for (auto& c : text)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return text;
+}
+
+// RFC 9110 §5.1: a field name is a token.
+bool is_token(std::string_view text) {
+    if (text.empty()) return false;
+    for (char c : text) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool is_route_name(std::string_view text) {
+    if (text.empty() || text.size() > 64) return false;
+    for (char c : text) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                        c == '_' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// Host patterns: a name, or "*." followed by a name. Ports are not part of the match.
+bool is_host_pattern(std::string_view text) {
+    if (text.starts_with("*.")) text.remove_prefix(2);
+    if (text.empty()) return false;
+    for (char c : text) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+        if (!ok) return false;
+    }
+    return !text.starts_with('.') && !text.ends_with('.');
+}
+
+class Loader {
+public:
+    explicit Loader(std::vector<ConfigError>& errors) : errors_(errors), reader_(errors) {}
+
+    Config load(const YAML::Node& root) {
+        Config config;
+        MapFields top(reader_, root, "",
+                      {"threads", "listeners", "admin", "state_file", "defaults", "routes"});
+        if (!top.valid()) return config;
+        if (auto n = top.get("threads"); n.IsDefined())
+            config.threads = static_cast<std::uint32_t>(reader_.uint(n, "threads", 1, 1024).value_or(0));
+        load_listeners(top.require("listeners"), config);
+        if (auto n = top.get("admin"); n.IsDefined()) load_admin(n, config.admin);
+        if (auto n = top.get("state_file"); n.IsDefined())
+            config.state_file = reader_.non_empty_string(n, "state_file").value_or("");
+        if (auto n = top.get("defaults"); n.IsDefined()) load_defaults(n, config.defaults);
+        load_routes(top.require("routes"), config);
+        return config;
+    }
+
+private:
+    void unsupported(const MapFields& map, std::string_view key) {
+        if (auto n = map.get(key); n.IsDefined())
+            reader_.error(n, map.path_of(key), "not supported yet by this build of canaryd");
+    }
+
+    void load_listeners(const YAML::Node& node, Config& config) {
+        if (!node.IsDefined() || !reader_.expect_sequence(node, "listeners")) return;
+        if (node.size() == 0) reader_.error(node, "listeners", "at least one listener is required");
+        for (std::size_t i = 0; i < node.size(); ++i) {
+            const std::string path = "listeners[" + std::to_string(i) + "]";
+            MapFields fields(reader_, node[i], path, {"address", "tls"});
+            if (!fields.valid()) continue;
+            Listener listener;
+            if (auto a = fields.require("address"); a.IsDefined()) {
+                auto hp = reader_.host_port(a, fields.path_of("address"), true);
+                if (hp) {
+                    for (const auto& other : config.listeners)
+                        if (other.address == *hp)
+                            reader_.error(a, fields.path_of("address"), "duplicate listener address");
+                    listener.address = *hp;
+                }
+            }
+            if (auto t = fields.get("tls"); t.IsDefined()) {
+                MapFields tls(reader_, t, fields.path_of("tls"), {"cert_file", "key_file"});
+                if (tls.valid()) {
+                    TlsFiles files;
+                    if (auto c = tls.require("cert_file"); c.IsDefined())
+                        files.cert_file = reader_.non_empty_string(c, tls.path_of("cert_file")).value_or("");
+                    if (auto k = tls.require("key_file"); k.IsDefined())
+                        files.key_file = reader_.non_empty_string(k, tls.path_of("key_file")).value_or("");
+                    listener.tls = files;
+                }
+            }
+            config.listeners.push_back(std::move(listener));
+        }
+    }
+
+    void load_admin(const YAML::Node& node, Admin& admin) {
+        MapFields fields(reader_, node, "admin", {"address", "token_file"});
+        if (!fields.valid()) return;
+        bool address_ok = true;
+        if (auto a = fields.get("address"); a.IsDefined()) {
+            auto hp = reader_.host_port(a, "admin.address", true);
+            address_ok = hp.has_value();
+            if (hp) admin.address = *hp;
+        }
+        if (auto t = fields.get("token_file"); t.IsDefined())
+            admin.token_file = reader_.non_empty_string(t, "admin.token_file").value_or("");
+        // SPEC §7: mutating calls on a reachable admin port must be authenticated.
+        if (address_ok && admin.token_file.empty() && !is_loopback_host(admin.address.host))
+            reader_.error(fields.get("address"), "admin.address",
+                          "a non-loopback admin address requires admin.token_file");
+    }
+
+    void load_defaults(const YAML::Node& node, Defaults& defaults) {
+        MapFields fields(reader_, node, "defaults", {"timeouts", "limits", "upstream", "version_header"});
+        if (!fields.valid()) return;
+        if (auto t = fields.get("timeouts"); t.IsDefined()) {
+            MapFields timeouts(reader_, t, "defaults.timeouts",
+                               {"connect", "header", "upstream_response", "idle", "shutdown_grace", "drain"});
+            auto read = [&](std::string_view key, Duration& out, bool allow_zero) {
+                auto n = timeouts.get(key);
+                if (!n.IsDefined()) return;
+                auto d = reader_.duration(n, timeouts.path_of(key));
+                if (!d) return;
+                if (!allow_zero && d->count() == 0) {
+                    // Timeouts are finite and non-zero so that no connection can hang forever.
+                    reader_.error(n, timeouts.path_of(key), "must be greater than zero");
+                    return;
+                }
+                out = *d;
+            };
+            read("connect", defaults.timeouts.connect, false);
+            read("header", defaults.timeouts.header, false);
+            read("upstream_response", defaults.timeouts.upstream_response, false);
+            read("idle", defaults.timeouts.idle, false);
+            read("shutdown_grace", defaults.timeouts.shutdown_grace, true);
+            read("drain", defaults.timeouts.drain, false);
+        }
+        if (auto l = fields.get("limits"); l.IsDefined()) {
+            MapFields limits(reader_, l, "defaults.limits", {"header_bytes", "body_bytes"});
+            if (auto n = limits.get("header_bytes"); n.IsDefined())
+                defaults.limits.header_bytes =
+                    reader_.size(n, "defaults.limits.header_bytes", 1024, 16ull << 20).value_or(defaults.limits.header_bytes);
+            if (auto n = limits.get("body_bytes"); n.IsDefined())
+                defaults.limits.body_bytes =
+                    reader_.size(n, "defaults.limits.body_bytes", 0, 1ull << 50).value_or(defaults.limits.body_bytes);
+        }
+        if (auto u = fields.get("upstream"); u.IsDefined()) {
+            MapFields upstream(reader_, u, "defaults.upstream", {"max_idle_per_endpoint"});
+            if (auto n = upstream.get("max_idle_per_endpoint"); n.IsDefined())
+                defaults.upstream.max_idle_per_endpoint = static_cast<std::uint32_t>(
+                    reader_.uint(n, "defaults.upstream.max_idle_per_endpoint", 0, 100'000)
+                        .value_or(defaults.upstream.max_idle_per_endpoint));
+        }
+        if (auto v = fields.get("version_header"); v.IsDefined()) {
+            auto name = reader_.string(v, "defaults.version_header");
+            if (name && !name->empty() && !is_token(*name))
+                reader_.error(v, "defaults.version_header", "'" + *name + "' is not a valid header name");
+            else if (name)
+                defaults.version_header = lower(*name);
+        }
+    }
+
+    std::optional<Version> load_version(const YAML::Node& node, const std::string& path) {
+        MapFields fields(reader_, node, path, {"version", "endpoints", "signals"});
+        if (!fields.valid()) return std::nullopt;
+        unsupported(fields, "signals");
+        Version version;
+        if (auto v = fields.require("version"); v.IsDefined())
+            version.release = reader_.non_empty_string(v, fields.path_of("version")).value_or("");
+        if (auto e = fields.require("endpoints"); e.IsDefined() && reader_.expect_sequence(e, fields.path_of("endpoints"))) {
+            for (std::size_t i = 0; i < e.size(); ++i) {
+                const std::string ep_path = fields.path_of("endpoints") + "[" + std::to_string(i) + "]";
+                auto hp = reader_.host_port(e[i], ep_path, false);
+                if (!hp) continue;
+                if (std::find(version.endpoints.begin(), version.endpoints.end(), *hp) != version.endpoints.end()) {
+                    reader_.error(e[i], ep_path, "duplicate endpoint " + hp->to_string());
+                    continue;
+                }
+                version.endpoints.push_back(*hp);
+            }
+        }
+        return version;
+    }
+
+    std::optional<Role> role(const YAML::Node& node, const std::string& path) {
+        auto text = reader_.string(node, path);
+        if (!text) return std::nullopt;
+        if (*text == "stable") return Role::stable;
+        if (*text == "canary") return Role::canary;
+        reader_.error(node, path, "expected 'stable' or 'canary', got '" + *text + "'");
+        return std::nullopt;
+    }
+
+    void load_route(const YAML::Node& node, const std::string& path, Route& route) {
+        MapFields fields(reader_, node, path,
+                         {"name", "match", "stable", "canary", "canary_weight", "sticky", "overrides", "analysis",
+                          "rollout"});
+        if (!fields.valid()) return;
+        unsupported(fields, "analysis");
+        unsupported(fields, "rollout");
+        if (auto n = fields.require("name"); n.IsDefined()) {
+            auto name = reader_.string(n, fields.path_of("name"));
+            if (name && !is_route_name(*name))
+                reader_.error(n, fields.path_of("name"),
+                              "route names are 1-64 characters of letters, digits, '-', '_' and '.'");
+            else if (name)
+                route.name = *name;
+        }
+        if (auto m = fields.get("match"); m.IsDefined()) {
+            MapFields match(reader_, m, fields.path_of("match"), {"host", "path_prefix"});
+            if (auto h = match.get("host"); h.IsDefined()) {
+                auto host = reader_.string(h, match.path_of("host"));
+                if (host && !is_host_pattern(lower(*host)))
+                    reader_.error(h, match.path_of("host"),
+                                  "expected a host name or '*.domain', without port, got '" + *host + "'");
+                else if (host)
+                    route.match.host = lower(*host);
+            }
+            if (auto p = match.get("path_prefix"); p.IsDefined()) {
+                auto prefix = reader_.string(p, match.path_of("path_prefix"));
+                if (prefix && !prefix->starts_with('/'))
+                    reader_.error(p, match.path_of("path_prefix"), "must start with '/'");
+                else if (prefix)
+                    route.match.path_prefix = *prefix;
+            }
+        }
+        if (auto s = fields.require("stable"); s.IsDefined())
+            if (auto v = load_version(s, fields.path_of("stable"))) route.stable = std::move(*v);
+        if (auto c = fields.get("canary"); c.IsDefined()) route.canary = load_version(c, fields.path_of("canary"));
+        if (auto w = fields.get("canary_weight"); w.IsDefined()) {
+            route.canary_weight_bp = reader_.weight_bp(w, fields.path_of("canary_weight")).value_or(0);
+            if (!fields.has("canary") && route.canary_weight_bp > 0)
+                reader_.error(w, fields.path_of("canary_weight"), "a canary weight needs a canary version");
+        }
+        if (route.canary && !route.stable.release.empty() && route.canary->release == route.stable.release)
+            reader_.error(fields.get("canary"), fields.path_of("canary.version"),
+                          "canary and stable have the same version label '" + route.stable.release + "'");
+        if (auto s = fields.get("sticky"); s.IsDefined()) load_sticky(s, fields.path_of("sticky"), route);
+        if (auto o = fields.get("overrides"); o.IsDefined()) load_overrides(o, fields.path_of("overrides"), route);
+    }
+
+    void load_sticky(const YAML::Node& node, const std::string& path, Route& route) {
+        MapFields fields(reader_, node, path, {"header", "cookie", "salt"});
+        if (!fields.valid()) return;
+        Sticky sticky;
+        sticky.salt = route.name;
+        const bool has_header = fields.has("header");
+        const bool has_cookie = fields.has("cookie");
+        if (has_header == has_cookie) {
+            reader_.error(node, path, "give exactly one of 'header' or 'cookie'");
+            return;
+        }
+        if (has_header) {
+            sticky.source = Sticky::Source::header;
+            auto name = reader_.string(fields.get("header"), fields.path_of("header"));
+            if (!name) return;
+            if (!is_token(*name)) {
+                reader_.error(fields.get("header"), fields.path_of("header"), "'" + *name + "' is not a valid header name");
+                return;
+            }
+            sticky.name = lower(*name);
+        } else {
+            sticky.source = Sticky::Source::cookie;
+            auto name = reader_.string(fields.get("cookie"), fields.path_of("cookie"));
+            if (!name) return;
+            if (!is_token(*name)) {
+                reader_.error(fields.get("cookie"), fields.path_of("cookie"), "'" + *name + "' is not a valid cookie name");
+                return;
+            }
+            sticky.name = *name;
+        }
+        if (auto s = fields.get("salt"); s.IsDefined()) {
+            auto salt = reader_.string(s, fields.path_of("salt"));
+            if (salt) sticky.salt = *salt;
+        }
+        route.sticky = std::move(sticky);
+    }
+
+    void load_overrides(const YAML::Node& node, const std::string& path, Route& route) {
+        if (!reader_.expect_sequence(node, path)) return;
+        for (std::size_t i = 0; i < node.size(); ++i) {
+            const std::string rule_path = path + "[" + std::to_string(i) + "]";
+            MapFields fields(reader_, node[i], rule_path, {"header", "value", "to"});
+            if (!fields.valid()) continue;
+            Override rule;
+            bool ok = true;
+            if (auto h = fields.require("header"); h.IsDefined()) {
+                auto name = reader_.string(h, fields.path_of("header"));
+                if (name && is_token(*name))
+                    rule.header = lower(*name);
+                else {
+                    if (name) reader_.error(h, fields.path_of("header"), "'" + *name + "' is not a valid header name");
+                    ok = false;
+                }
+            } else {
+                ok = false;
+            }
+            if (auto v = fields.require("value"); v.IsDefined()) {
+                auto value = reader_.string(v, fields.path_of("value"));
+                if (value) rule.value = *value; else ok = false;
+            } else {
+                ok = false;
+            }
+            if (auto t = fields.require("to"); t.IsDefined()) {
+                auto r = role(t, fields.path_of("to"));
+                if (r) rule.to = *r; else ok = false;
+            } else {
+                ok = false;
+            }
+            if (ok && rule.to == Role::canary && !route.canary)
+                reader_.error(node[i], rule_path, "routes to canary, but the route has no canary version");
+            if (ok) route.overrides.push_back(std::move(rule));
+        }
+    }
+
+    void load_routes(const YAML::Node& node, Config& config) {
+        if (!node.IsDefined() || !reader_.expect_sequence(node, "routes")) return;
+        if (node.size() == 0) reader_.error(node, "routes", "at least one route is required");
+        std::map<std::string, std::size_t> names;
+        std::map<std::pair<std::string, std::string>, std::size_t> matches;
+        for (std::size_t i = 0; i < node.size(); ++i) {
+            const std::string path = "routes[" + std::to_string(i) + "]";
+            Route route;
+            load_route(node[i], path, route);
+            if (!route.name.empty()) {
+                auto [it, inserted] = names.emplace(route.name, i);
+                if (!inserted)
+                    reader_.error(node[i]["name"], path + ".name",
+                                  "duplicate route name (also routes[" + std::to_string(it->second) + "])");
+            }
+            auto [it, inserted] = matches.emplace(std::pair{route.match.host, route.match.path_prefix}, i);
+            if (!inserted && node[i].IsMap())
+                reader_.error(node[i], path + ".match",
+                              "same host and path_prefix as routes[" + std::to_string(it->second) +
+                                  "]; this route could never match");
+            config.routes.push_back(std::move(route));
+        }
+    }
+
+    std::vector<ConfigError>& errors_;
+    YamlReader reader_;
+};
+
+}  // namespace
+
+LoadResult load_config(std::string_view yaml_text) {
+    LoadResult result;
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml_text));
+    } catch (const YAML::Exception& e) {
+        // Syntax errors stop parsing: yaml-cpp cannot recover past them.
+        ConfigError error;
+        error.line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
+        error.column = e.mark.column >= 0 ? e.mark.column + 1 : 1;
+        error.message = "YAML syntax error: " + e.msg;
+        result.errors.push_back(std::move(error));
+        return result;
+    }
+    Config config;
+    try {
+        Loader loader(result.errors);
+        config = loader.load(root);
+    } catch (const YAML::Exception& e) {
+        ConfigError error;
+        error.line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
+        error.column = e.mark.column >= 0 ? e.mark.column + 1 : 1;
+        error.message = std::string("invalid document: ") + e.what();
+        result.errors.push_back(std::move(error));
+    }
+    std::stable_sort(result.errors.begin(), result.errors.end(), [](const auto& a, const auto& b) {
+        return a.line != b.line ? a.line < b.line : a.column < b.column;
+    });
+    if (result.errors.empty()) result.config = std::make_shared<const Config>(std::move(config));
+    return result;
+}
+
+}  // namespace canaryd::config

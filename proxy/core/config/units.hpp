@@ -1,0 +1,43 @@
+// Parsers for the scalar units of the config file (SPEC §2): durations ("250ms", "5s",
+// "1m30s"), sizes ("64KiB", "512MiB"), weights in percent with at most two decimals, and
+// "host:port" addresses. Each returns the value or a message fit for an operator.
+#pragma once
+
+#include "config/config.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace canaryd::config {
+
+template <class T>
+struct Parsed {
+    std::optional<T> value;
+    std::string error;  // set when value is empty
+
+    static Parsed ok(T v) { return Parsed{std::move(v), {}}; }
+    static Parsed fail(std::string message) { return Parsed{std::nullopt, std::move(message)}; }
+};
+
+// Units: ms, s, m, h; terms may be combined ("1m30s"); a bare "0" is zero.
+Parsed<Duration> parse_duration(std::string_view text);
+
+// Units: B, KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers of 1000); a bare
+// integer is bytes.
+Parsed<std::uint64_t> parse_size(std::string_view text);
+
+// "10", "12.5", "0.01", "100", optionally with a trailing "%". Result in basis points.
+Parsed<std::uint32_t> parse_weight_bp(std::string_view text);
+
+// "10.0.0.1:8080", "backend.local:80", "[::1]:8080". Port 0 is allowed only if allow_port_zero.
+Parsed<HostPort> parse_host_port(std::string_view text, bool allow_port_zero);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(std::string_view host);
+
+// Renders basis points back as percent: 1250 -> "12.5", 1 -> "0.01".
+std::string format_weight_percent(std::uint32_t weight_bp);
+
+}  // namespace canaryd::config

@@ -1,0 +1,147 @@
+#include "io/app.hpp"
+
+#include "io/config_file.hpp"
+#include "io/listener.hpp"
+#include "io/log.hpp"
+#include "io/worker.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+
+#include <csignal>
+#include <random>
+#include <thread>
+
+namespace canaryd::io {
+
+namespace asio = boost::asio;
+
+App::App(std::shared_ptr<const config::Config> config, AppOptions options)
+    : options_(std::move(options)), initial_config_(std::move(config)), control_(1) {}
+
+App::~App() {
+    for (auto& listener : listeners_) listener->stop();
+    // A pending accept holds a socket that belongs to a worker's io_context: let the aborted
+    // accepts complete before the workers (and their io_contexts) go away.
+    control_.restart();
+    control_.poll();
+    listeners_.clear();
+    workers_.clear();
+}
+
+void App::start() {
+    const auto& config = *initial_config_;
+    auto build = build_snapshot(initial_config_, ++generation_, endpoint_ids_, runtimes_);
+    if (!build.snapshot) {
+        std::string message = "cannot start:";
+        for (const auto& e : build.errors) message += "\n  " + e;
+        throw StartupError(message);
+    }
+    snapshots_.publish(build.snapshot);
+
+    for (const auto& listener : config.listeners)
+        if (listener.tls)
+            throw StartupError("listener " + listener.address.to_string() + ": TLS is not supported yet by this build");
+
+    unsigned threads = config.threads != 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::random_device entropy;
+    for (unsigned i = 0; i < threads; ++i) {
+        const std::uint64_t seed = options_.seed != 0 ? options_.seed + i : (std::uint64_t{entropy()} << 32) ^ entropy();
+        workers_.push_back(std::make_unique<Worker>(i, snapshots_, seed));
+    }
+    std::vector<Worker*> worker_ptrs;
+    for (auto& w : workers_) worker_ptrs.push_back(w.get());
+
+    for (const auto& listener_config : config.listeners) {
+        boost::system::error_code ec;
+        auto address = asio::ip::make_address(listener_config.address.host, ec);
+        if (ec) {
+            tcp::resolver resolver(control_);
+            auto results = resolver.resolve(listener_config.address.host, "", ec);
+            if (ec || results.empty())
+                throw StartupError("listener " + listener_config.address.to_string() + ": cannot resolve the host");
+            address = results.begin()->endpoint().address();
+        }
+        auto listener = std::make_shared<Listener>(control_, worker_ptrs, listener_config);
+        if (auto err = listener->open(tcp::endpoint(address, listener_config.address.port)))
+            throw StartupError("listener " + listener_config.address.to_string() + ": " + err.message());
+        listeners_.push_back(listener);
+    }
+    for (auto& w : workers_) w->start();
+    for (auto& listener : listeners_) {
+        listener->start();
+        log::info("listening", {{"address", listener->config().address.host + ":" + std::to_string(listener->port())},
+                                {"threads", threads}});
+    }
+    if (config.state_file.empty())
+        log::warn("no_state_file", {{"message", "state_file is not set: a rollback will not survive a restart"}});
+    if (options_.handle_signals) watch_signals();
+    started_ = true;
+}
+
+int App::run() {
+    auto guard = asio::make_work_guard(control_);
+    control_.run();
+    return 0;
+}
+
+void App::stop() {
+    asio::post(control_, [this] {
+        for (auto& listener : listeners_) listener->stop();
+        if (signals_) signals_->cancel();
+        for (auto& worker : workers_) worker->stop();
+        control_.stop();
+        log::info("stopped");
+    });
+}
+
+std::uint16_t App::listener_port(std::size_t index) const { return listeners_.at(index)->port(); }
+
+void App::watch_signals() {
+    signals_.emplace(control_, SIGHUP, SIGTERM, SIGINT);
+    signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        if (signal == SIGHUP) {
+            reload_from_file();
+            return watch_signals();
+        }
+        log::info("signal", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        stop();
+    });
+}
+
+void App::reload_from_file() {
+    if (options_.config_path.empty()) {
+        log::warn("reload_skipped", {{"reason", "no config file (demo mode)"}});
+        return;
+    }
+    auto result = load_config_file(options_.config_path);
+    if (!result.ok()) {
+        for (const auto& e : result.errors)
+            log::error("reload_failed", {{"error", config::format_error(options_.config_path, e)}});
+        return;
+    }
+    auto errors = apply_config(result.config);
+    for (const auto& e : errors) log::error("reload_failed", {{"error", e}});
+    if (errors.empty()) log::info("reloaded", {{"generation", generation_}});
+}
+
+std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config> config) {
+    const auto previous = snapshots_.load();
+    auto build = build_snapshot(config, generation_ + 1, endpoint_ids_, runtimes_);
+    if (!build.snapshot) return build.errors;
+    ++generation_;
+    // Until the analyzer owns the weight, the weight in force follows the file whenever the
+    // file changes it.
+    for (const auto& route : build.snapshot->routes) {
+        const config::Route* old = previous ? previous->config->find_route(route.config->name) : nullptr;
+        const std::uint32_t configured = route.has_canary ? route.config->canary_weight_bp : 0;
+        const std::uint32_t old_configured = old && old->canary ? old->canary_weight_bp : 0;
+        if (!old || configured != old_configured) route.runtime->canary_weight_bp.store(configured, std::memory_order_release);
+    }
+    snapshots_.publish(build.snapshot);
+    return {};
+}
+
+}  // namespace canaryd::io

@@ -1,0 +1,73 @@
+// The running proxy: owns the worker threads, the listeners, the config snapshots and the
+// control loop (signals, reloads). main() builds one and runs it; integration tests start
+// one in-process on port 0.
+#pragma once
+
+#include "config/config.hpp"
+#include "io/snapshot.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace canaryd::io {
+
+class Listener;
+class Worker;
+
+// A start-up failure with an operator-facing message; caught in main.
+struct StartupError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct AppOptions {
+    std::string config_path;      // re-read on SIGHUP; empty: no reload source
+    bool handle_signals = false;  // SIGHUP reloads, SIGTERM/SIGINT stop
+    std::uint64_t seed = 0;       // 0: seed the workers' random sources from std::random_device
+};
+
+class App {
+public:
+    App(std::shared_ptr<const config::Config> config, AppOptions options);
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    // Resolves endpoints, starts the workers, binds the listeners. Throws StartupError.
+    void start();
+    // Runs the control loop on the calling thread until stop(). Returns the exit code.
+    int run();
+    // Thread-safe.
+    void stop();
+
+    // Bound port of listeners[index] (useful with port 0).
+    std::uint16_t listener_port(std::size_t index) const;
+    std::shared_ptr<const Snapshot> snapshot() const { return snapshots_.load(); }
+    // Replaces the config as a reload would (used by SIGHUP and by tests). Returns the errors,
+    // empty on success.
+    std::vector<std::string> apply_config(std::shared_ptr<const config::Config> config);
+    boost::asio::io_context& control_context() { return control_; }
+
+private:
+    void watch_signals();
+    void reload_from_file();
+
+    AppOptions options_;
+    std::shared_ptr<const config::Config> initial_config_;
+    boost::asio::io_context control_;
+    std::optional<boost::asio::signal_set> signals_;
+    EndpointRegistry endpoint_ids_;
+    RuntimeRegistry runtimes_;
+    SnapshotHolder snapshots_;
+    std::uint64_t generation_ = 0;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::vector<std::shared_ptr<Listener>> listeners_;
+    bool started_ = false;
+};
+
+}  // namespace canaryd::io

@@ -1,0 +1,31 @@
+// Structured logs: one JSON object per line on stderr (SPEC §8), e.g.
+//   {"time":"2026-11-26T10:50:07.123Z","level":"info","event":"listening","address":"0.0.0.0:8080"}
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <string_view>
+
+namespace canaryd::log {
+
+enum class Level { debug, info, warn, error };
+
+void write(Level level, std::string_view event, boost::json::object fields = {});
+
+inline void info(std::string_view event, boost::json::object fields = {}) {
+    write(Level::info, event, std::move(fields));
+}
+inline void warn(std::string_view event, boost::json::object fields = {}) {
+    write(Level::warn, event, std::move(fields));
+}
+inline void error(std::string_view event, boost::json::object fields = {}) {
+    write(Level::error, event, std::move(fields));
+}
+
+// Lines below this level are dropped (default: info). Tests raise it to keep output short.
+void set_min_level(Level level);
+
+// RFC 3339 UTC time with milliseconds, the format of the "time" field.
+std::string now_rfc3339();
+
+}  // namespace canaryd::log

@@ -1,0 +1,116 @@
+// The immutable unit that a request runs on: a validated config, its compiled route table,
+// resolved upstream addresses and a link to each route's mutable runtime state. Built off
+// the I/O threads (start-up, SIGHUP), then only read (ARCHITECTURE rule 2).
+#pragma once
+
+#include "config/config.hpp"
+#include "rollout/route_runtime.hpp"
+#include "routing/route_table.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace canaryd::io {
+
+using tcp = boost::asio::ip::tcp;
+
+// Gives every distinct "host:port" a small id that stays the same across reloads, so that
+// per-worker pools and health tables are plain vectors indexed by id.
+class EndpointRegistry {
+public:
+    std::uint32_t id_of(const std::string& key);
+    std::size_t size() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::string, std::uint32_t, std::less<>> ids_;
+};
+
+// Runtime state per route name, kept for as long as the process lives so that a reload
+// never resets a weight or a latched rollback.
+class RuntimeRegistry {
+public:
+    std::shared_ptr<rollout::RouteRuntime> get_or_create(const std::string& route_name,
+                                                         std::uint32_t initial_weight_bp);
+
+private:
+    std::mutex mutex_;
+    std::map<std::string, std::shared_ptr<rollout::RouteRuntime>, std::less<>> routes_;
+};
+
+struct CompiledVersion {
+    const config::Version* config = nullptr;
+    std::vector<std::uint32_t> endpoint_ids;
+};
+
+struct CompiledRoute {
+    const config::Route* config = nullptr;
+    std::shared_ptr<rollout::RouteRuntime> runtime;
+    CompiledVersion versions[2];  // indexed by config::Role
+    bool has_canary = false;
+};
+
+struct ResolvedEndpoint {
+    std::string key;  // "host:port"
+    std::vector<tcp::endpoint> addresses;
+};
+
+struct Snapshot {
+    std::uint64_t generation = 0;
+    std::shared_ptr<const config::Config> config;
+    routing::RouteTable table;
+    std::vector<CompiledRoute> routes;         // parallel to config->routes
+    std::vector<ResolvedEndpoint> endpoints;   // indexed by endpoint id (gaps: ids unused here)
+
+    explicit Snapshot(std::shared_ptr<const config::Config> c) : config(c), table(std::move(c)) {}
+};
+
+struct SnapshotBuild {
+    std::shared_ptr<const Snapshot> snapshot;
+    std::vector<std::string> errors;  // e.g. a host name that does not resolve
+};
+
+// Resolves names (blocking: call off the I/O threads) and links runtime state.
+SnapshotBuild build_snapshot(std::shared_ptr<const config::Config> config, std::uint64_t generation,
+                             EndpointRegistry& endpoints, RuntimeRegistry& runtimes);
+
+// The current snapshot, swapped atomically. Workers keep a cached copy and refresh it when
+// the generation changes, so the hot path reads one relaxed atomic instead of taking the
+// shared_ptr's lock on every request.
+class SnapshotHolder {
+public:
+    void publish(std::shared_ptr<const Snapshot> snapshot);
+    std::shared_ptr<const Snapshot> load() const;
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+private:
+    std::atomic<std::shared_ptr<const Snapshot>> current_;
+    std::atomic<std::uint64_t> generation_{0};
+};
+
+class SnapshotCache {
+public:
+    explicit SnapshotCache(const SnapshotHolder& holder) : holder_(holder) {}
+
+    const std::shared_ptr<const Snapshot>& get() {
+        if (holder_.generation() != cached_generation_ || !cached_) {
+            cached_ = holder_.load();
+            cached_generation_ = cached_ ? cached_->generation : 0;
+        }
+        return cached_;
+    }
+
+private:
+    const SnapshotHolder& holder_;
+    std::shared_ptr<const Snapshot> cached_;
+    std::uint64_t cached_generation_ = 0;
+};
+
+}  // namespace canaryd::io

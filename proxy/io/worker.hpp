@@ -1,0 +1,54 @@
+// One I/O thread's world: its io_context, its upstream pools, its endpoint health table and
+// its random source. Nothing here is shared with another worker (ARCHITECTURE: share nothing
+// on the request path); the config snapshot is read through a per-worker cache.
+#pragma once
+
+#include "io/snapshot.hpp"
+#include "io/upstream_pool.hpp"
+#include "routing/endpoint_health.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace canaryd::io {
+
+class Worker {
+public:
+    Worker(unsigned index, const SnapshotHolder& snapshots, std::uint64_t seed);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    void start();  // runs the io_context on a new thread
+    void stop();   // stops the loop and joins the thread
+
+    boost::asio::io_context& context() { return ioc_; }
+    unsigned index() const { return index_; }
+
+    // Only from this worker's thread:
+    const std::shared_ptr<const Snapshot>& snapshot();
+    UpstreamPools& pools() { return pools_; }
+    routing::EndpointHealthTable& health() { return health_; }
+    std::uint32_t random_bp() { return static_cast<std::uint32_t>(rng_() % config::kWeightScale); }
+    std::uint64_t random64() { return rng_(); }
+    std::uint32_t& cursor(std::size_t route_index, config::Role role);
+
+private:
+    boost::asio::io_context ioc_;  // first member: destroyed last, after everything using it
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+    unsigned index_;
+    SnapshotCache snapshots_;
+    UpstreamPools pools_;
+    routing::EndpointHealthTable health_;
+    std::mt19937_64 rng_;
+    std::vector<std::uint32_t> cursors_;
+    std::thread thread_;
+};
+
+}  // namespace canaryd::io

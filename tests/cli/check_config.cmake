@@ -1,0 +1,23 @@
+# Runs the real executable's --check-config on every example and on a broken file, checking
+# exit codes and the FILE:LINE:COL format.
+file(GLOB examples "${CONFIG_DIR}/*.yaml")
+foreach(example IN LISTS examples)
+  execute_process(COMMAND ${CANARYD} --check-config ${example} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "--check-config ${example} exited ${rc}: ${out}${err}")
+  endif()
+endforeach()
+
+set(broken "${CMAKE_CURRENT_BINARY_DIR}/broken.yaml")
+file(WRITE ${broken} "listeners:\n  - address: 127.0.0.1:8080\nroutes:\n  - name: api\n    stable: {version: v1, endpoints: [10.0.0.1:80]}\n    canary_wieght: 10\n")
+execute_process(COMMAND ${CANARYD} --check-config ${broken} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 1)
+  message(FATAL_ERROR "--check-config on a broken file exited ${rc}, expected 1")
+endif()
+if(NOT err MATCHES "broken.yaml:6:5: routes\\[0\\]\\.canary_wieght: unknown key")
+  message(FATAL_ERROR "unexpected error output: ${err}")
+endif()
+execute_process(COMMAND ${CANARYD} --check-config /nonexistent/canaryd.yaml RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 1 OR NOT err MATCHES "cannot read the file")
+  message(FATAL_ERROR "--check-config on a missing file: rc=${rc} ${err}")
+endif()

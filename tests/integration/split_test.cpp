@@ -1,0 +1,105 @@
+#include "io/sticky_hash.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+using namespace canaryd::test;
+
+namespace {
+
+std::string split_route(const Upstream& stable, const Upstream& canary, const std::string& weight,
+                        const std::string& extra = "") {
+    return config_with_routes("  - name: api\n    stable: {version: v1, endpoints: [" + stable.address() +
+                              "]}\n    canary: {version: v2, endpoints: [" + canary.address() +
+                              "]}\n    canary_weight: " + weight + "\n" + extra);
+}
+
+const std::string kOverrides =
+    "    overrides:\n      - {header: x-canary, value: always, to: canary}\n"
+    "      - {header: x-canary, value: never, to: stable}\n";
+
+}  // namespace
+
+TEST_CASE("a 10 % split over 5,000 requests is within the 99.9 % binomial bound") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(split_route(stable, canary, "10"));
+    Client client(proxy.port());
+    const int n = 5'000;
+    int to_canary = 0;
+    for (int i = 0; i < n; ++i) {
+        auto response = client.get("/");
+        REQUIRE(response.result_int() == 200);
+        to_canary += response.body() == "canary";
+    }
+    // Two-sided 99.9 %: |X - np| <= 3.29 * sqrt(np(1-p)) = 3.29 * 21.2 = 69.8
+    const double bound = 3.29 * std::sqrt(n * 0.1 * 0.9);
+    INFO("canary got " << to_canary << " of " << n);
+    CHECK(std::abs(to_canary - n * 0.1) <= bound);
+    CHECK(canary.requests() == static_cast<std::uint64_t>(to_canary));
+}
+
+TEST_CASE("a sticky key always lands on the version its bucket names") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(split_route(stable, canary, "30", "    sticky: {header: x-user-id}\n"));
+    Client client(proxy.port());
+    int canary_users = 0;
+    for (int user = 0; user < 200; ++user) {
+        const std::string key = "user-" + std::to_string(user);
+        const std::string expected = canaryd::io::sticky_bucket("api", key) < 3'000 ? "canary" : "stable";
+        canary_users += expected == "canary";
+        for (int repeat = 0; repeat < 5; ++repeat) {
+            INFO(key);
+            CHECK(client.get("/", {{"x-user-id", key}}).body() == expected);
+        }
+    }
+    CHECK(canary_users > 20);  // the keys really do spread over both versions
+    CHECK(canary_users < 110);
+}
+
+TEST_CASE("a sticky cookie with an explicit salt") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(split_route(stable, canary, "50", "    sticky: {cookie: uid, salt: s1}\n"));
+    Client client(proxy.port());
+    for (int user = 0; user < 50; ++user) {
+        const std::string key = "u" + std::to_string(user);
+        const std::string expected = canaryd::io::sticky_bucket("s1", key) < 5'000 ? "canary" : "stable";
+        CHECK(client.get("/", {{"cookie", "a=b; uid=" + key}}).body() == expected);
+    }
+}
+
+TEST_CASE("override headers pick the version") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(split_route(stable, canary, "10", kOverrides));
+    Client client(proxy.port());
+    for (int i = 0; i < 50; ++i) {
+        CHECK(client.get("/", {{"x-canary", "always"}}).body() == "canary");
+        CHECK(client.get("/", {{"x-canary", "never"}}).body() == "stable");
+    }
+}
+
+TEST_CASE("weight 0 sends nothing to the canary, not even overrides or sticky keys") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(split_route(stable, canary, "0", kOverrides + "    sticky: {header: x-user-id}\n"));
+    Client client(proxy.port());
+    for (int i = 0; i < 300; ++i) {
+        CHECK(client.get("/", {{"x-canary", "always"}, {"x-user-id", "user-" + std::to_string(i)}}).body() == "stable");
+        CHECK(client.get("/").body() == "stable");
+    }
+    CHECK(canary.requests() == 0);
+}
+
+TEST_CASE("weight 100 sends everything to the canary") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(split_route(stable, canary, "100", "    sticky: {header: x-user-id}\n"));
+    Client client(proxy.port());
+    for (int i = 0; i < 300; ++i) CHECK(client.get("/", {{"x-user-id", "user-" + std::to_string(i)}}).body() == "canary");
+    CHECK(stable.requests() == 0);
+}

@@ -1,0 +1,110 @@
+#include "support.hpp"
+
+#include "config/loader.hpp"
+#include "io/log.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <doctest/doctest.h>
+
+namespace canaryd::test {
+
+namespace asio = boost::asio;
+
+Upstream::Upstream(std::string name, Handler handler) : name_(std::move(name)) {
+    if (!handler) {
+        handler = [name = name_](const http::request<http::string_body>&) {
+            http::response<http::string_body> response{http::status::ok, 11};
+            response.set(http::field::content_type, "text/plain");
+            response.body() = name;
+            return response;
+        };
+    }
+    auto recording = [this, handler](const http::request<http::string_body>& request) {
+        RecordedRequest r;
+        r.method = std::string(request.method_string());
+        r.target = std::string(request.target());
+        for (const auto& f : request) {
+            std::string key(f.name_string());
+            for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            r.headers.emplace(key, std::string(f.value()));
+        }
+        r.body = request.body();
+        {
+            std::lock_guard lock(mutex_);
+            recorded_.push_back(std::move(r));
+        }
+        return handler(request);
+    };
+    backend_ = std::make_unique<io::EmbeddedBackend>(context_, 0, recording);
+    backend_->start();
+    thread_ = std::thread([this] {
+        auto guard = asio::make_work_guard(context_);
+        context_.run();
+    });
+}
+
+Upstream::~Upstream() {
+    asio::post(context_, [this] { backend_->stop(); });
+    context_.stop();
+    thread_.join();
+}
+
+std::vector<RecordedRequest> Upstream::recorded() const {
+    std::lock_guard lock(mutex_);
+    return recorded_;
+}
+
+Proxy::Proxy(const std::string& yaml, std::uint64_t seed) {
+    log::set_min_level(log::Level::error);
+    auto loaded = config::load_config(yaml);
+    for (const auto& e : loaded.errors) FAIL_CHECK(config::format_error("test.yaml", e));
+    REQUIRE(loaded.ok());
+    io::AppOptions options;
+    options.seed = seed;
+    app_ = std::make_unique<io::App>(loaded.config, options);
+    app_->start();
+    control_thread_ = std::thread([this] { app_->run(); });
+}
+
+Proxy::~Proxy() {
+    app_->stop();
+    control_thread_.join();
+    app_.reset();
+}
+
+Client::Client(std::uint16_t port) : socket_(context_) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+}
+
+http::response<http::string_body> Client::request(http::verb method, const std::string& target,
+                                                  const std::map<std::string, std::string>& headers,
+                                                  const std::string& body) {
+    http::request<http::string_body> request{method, target, 11};
+    request.set(http::field::host, "test.local");
+    for (const auto& [name, value] : headers) request.set(name, value);
+    request.body() = body;
+    request.prepare_payload();
+    http::write(socket_, request);
+    http::response<http::string_body> response;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64ull << 20);
+    if (method == http::verb::head) parser.skip(true);
+    http::read(socket_, buffer_, parser);
+    return parser.release();
+}
+
+std::uint16_t closed_port() {
+    asio::io_context context;
+    tcp::acceptor acceptor(context, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return acceptor.local_endpoint().port();
+}
+
+std::string config_with_routes(const std::string& routes, const std::string& extra_top_level) {
+    return "threads: 2\nlisteners:\n  - address: 127.0.0.1:0\n" + extra_top_level + "routes:\n" + routes;
+}
+
+}  // namespace canaryd::test

@@ -1,0 +1,98 @@
+// Test harness: in-process upstreams, an in-process canaryd, and a blocking HTTP client,
+// all on 127.0.0.1 with ports picked by the kernel.
+#pragma once
+
+#include "io/app.hpp"
+#include "io/embedded_backend.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace canaryd::test {
+
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+struct RecordedRequest {
+    std::string method;
+    std::string target;
+    std::multimap<std::string, std::string> headers;  // lower-case names
+    std::string body;
+
+    std::string header(const std::string& name) const {
+        auto it = headers.find(name);
+        return it == headers.end() ? "" : it->second;
+    }
+};
+
+// A well-behaved HTTP/1.1 upstream that answers "<name>" and records what it received.
+class Upstream {
+public:
+    using Handler = io::EmbeddedBackend::Handler;
+    explicit Upstream(std::string name, Handler handler = {});
+    ~Upstream();
+
+    std::uint16_t port() const { return backend_->port(); }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port()); }
+    std::uint64_t connections() const { return backend_->connections_accepted(); }
+    std::uint64_t requests() const { return backend_->requests_served(); }
+    std::vector<RecordedRequest> recorded() const;
+
+private:
+    std::string name_;
+    boost::asio::io_context context_{1};
+    std::unique_ptr<io::EmbeddedBackend> backend_;
+    mutable std::mutex mutex_;
+    std::vector<RecordedRequest> recorded_;
+    std::thread thread_;
+};
+
+// canaryd running in-process on the given YAML (listeners should use port 0).
+class Proxy {
+public:
+    explicit Proxy(const std::string& yaml, std::uint64_t seed = 20261126);
+    ~Proxy();
+
+    std::uint16_t port(std::size_t listener = 0) const { return app_->listener_port(listener); }
+    io::App& app() { return *app_; }
+
+private:
+    std::unique_ptr<io::App> app_;
+    std::thread control_thread_;
+};
+
+// A blocking keep-alive HTTP/1.1 client.
+class Client {
+public:
+    explicit Client(std::uint16_t port);
+
+    http::response<http::string_body> request(http::verb method, const std::string& target,
+                                              const std::map<std::string, std::string>& headers = {},
+                                              const std::string& body = "");
+    http::response<http::string_body> get(const std::string& target,
+                                          const std::map<std::string, std::string>& headers = {}) {
+        return request(http::verb::get, target, headers);
+    }
+
+private:
+    boost::asio::io_context context_;
+    tcp::socket socket_;
+    boost::beast::flat_buffer buffer_;
+};
+
+// A port on 127.0.0.1 with nothing listening (bound once, then released).
+std::uint16_t closed_port();
+
+// A config with one listener on port 0 and the given routes block.
+std::string config_with_routes(const std::string& routes, const std::string& extra_top_level = "");
+
+}  // namespace canaryd::test

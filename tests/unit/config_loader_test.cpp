@@ -1,0 +1,261 @@
+#include "config/loader.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace canaryd::config;
+
+namespace {
+
+constexpr const char* kMinimal = R"(listeners:
+  - address: 127.0.0.1:8080
+routes:
+  - name: api
+    stable: {version: v41, endpoints: [10.0.0.1:8080]}
+)";
+
+// The single error of a document, asserting there is exactly one.
+ConfigError only_error(const std::string& yaml) {
+    auto result = load_config(yaml);
+    REQUIRE_FALSE(result.ok());
+    INFO(format_error("f.yaml", result.errors.front()));
+    REQUIRE(result.errors.size() == 1);
+    return result.errors.front();
+}
+
+}  // namespace
+
+TEST_CASE("a minimal config loads with documented defaults") {
+    auto result = load_config(kMinimal);
+    REQUIRE(result.ok());
+    const Config& c = *result.config;
+    CHECK(c.threads == 0);
+    CHECK(c.admin.address.host == "127.0.0.1");
+    CHECK(c.admin.address.port == 9901);
+    CHECK(c.defaults.timeouts.connect == Duration{1'000});
+    CHECK(c.defaults.timeouts.header == Duration{10'000});
+    CHECK(c.defaults.timeouts.upstream_response == Duration{30'000});
+    CHECK(c.defaults.timeouts.idle == Duration{60'000});
+    CHECK(c.defaults.timeouts.shutdown_grace == Duration{0});
+    CHECK(c.defaults.timeouts.drain == Duration{30'000});
+    CHECK(c.defaults.limits.header_bytes == 64u * 1024);
+    CHECK(c.defaults.limits.body_bytes == 100ull * 1024 * 1024);
+    CHECK(c.defaults.version_header.empty());
+    REQUIRE(c.routes.size() == 1);
+    const Route& r = c.routes[0];
+    CHECK(r.name == "api");
+    CHECK(r.match.host.empty());
+    CHECK(r.match.path_prefix == "/");
+    CHECK(r.stable.release == "v41");
+    CHECK_FALSE(r.canary);
+    CHECK(r.canary_weight_bp == 0);
+    CHECK_FALSE(r.sticky);
+}
+
+TEST_CASE("a full route loads every field") {
+    auto result = load_config(R"(threads: 2
+listeners:
+  - address: 0.0.0.0:8080
+admin:
+  address: 10.0.0.9:9901
+  token_file: /etc/canaryd/admin.token
+state_file: /var/lib/canaryd/state.json
+defaults:
+  timeouts: {connect: 250ms, header: 5s, upstream_response: 1m, idle: 90s, shutdown_grace: 2s, drain: 1m30s}
+  limits: {header_bytes: 32KiB, body_bytes: 1GiB}
+  upstream: {max_idle_per_endpoint: 8}
+  version_header: X-Served-By
+routes:
+  - name: api
+    match: {host: API.example.com, path_prefix: /v1}
+    stable: {version: v41, endpoints: [10.0.0.1:8080, 10.0.0.2:8080]}
+    canary: {version: v42, endpoints: ["[fd00::3]:8080"]}
+    canary_weight: 12.5
+    sticky: {header: X-User-Id}
+    overrides:
+      - {header: X-Canary, value: always, to: canary}
+      - {header: x-canary, value: never, to: stable}
+)");
+    for (const auto& e : result.errors) INFO(format_error("f", e));
+    REQUIRE(result.ok());
+    const Config& c = *result.config;
+    CHECK(c.threads == 2);
+    CHECK(c.admin.token_file == "/etc/canaryd/admin.token");
+    CHECK(c.state_file == "/var/lib/canaryd/state.json");
+    CHECK(c.defaults.timeouts.connect == Duration{250});
+    CHECK(c.defaults.timeouts.drain == Duration{90'000});
+    CHECK(c.defaults.limits.body_bytes == 1ull << 30);
+    CHECK(c.defaults.upstream.max_idle_per_endpoint == 8);
+    CHECK(c.defaults.version_header == "x-served-by");
+    const Route& r = c.routes[0];
+    CHECK(r.match.host == "api.example.com");
+    CHECK(r.match.path_prefix == "/v1");
+    CHECK(r.stable.endpoints.size() == 2);
+    REQUIRE(r.canary);
+    CHECK(r.canary->endpoints[0].host == "fd00::3");
+    CHECK(r.canary_weight_bp == 1'250);
+    REQUIRE(r.sticky);
+    CHECK(r.sticky->source == Sticky::Source::header);
+    CHECK(r.sticky->name == "x-user-id");
+    CHECK(r.sticky->salt == "api");  // defaults to the route name
+    REQUIRE(r.overrides.size() == 2);
+    CHECK(r.overrides[0].header == "x-canary");
+    CHECK(r.overrides[0].to == Role::canary);
+    CHECK(r.overrides[1].to == Role::stable);
+}
+
+TEST_CASE("YAML syntax errors carry their position") {
+    auto e = only_error("listeners:\n  - address: [unclosed\n");
+    CHECK(e.line >= 2);
+    CHECK(e.message.find("YAML syntax error") != std::string::npos);
+}
+
+TEST_CASE("unknown keys are errors at the key, with a suggestion") {
+    auto e = only_error(std::string(kMinimal) + "    canary_wieght: 10\n");
+    CHECK(e.line == 6);
+    CHECK(e.column == 5);
+    CHECK(e.path == "routes[0].canary_wieght");
+    CHECK(e.message == "unknown key (did you mean 'canary_weight'?)");
+    CHECK(format_error("canaryd.yaml", e) ==
+          "canaryd.yaml:6:5: routes[0].canary_wieght: unknown key (did you mean 'canary_weight'?)");
+}
+
+TEST_CASE("duplicate keys are errors") {
+    auto e = only_error("threads: 2\nthreads: 3\n" + std::string(kMinimal));
+    CHECK(e.line == 2);
+    CHECK(e.column == 1);
+    CHECK(e.message == "duplicate key");
+}
+
+TEST_CASE("wrong types are errors at the value") {
+    auto e = only_error("listeners: 8080\nroutes:\n  - name: api\n    stable: {version: v1, endpoints: []}\n");
+    CHECK(e.line == 1);
+    CHECK(e.column == 12);
+    CHECK(e.path == "listeners");
+    CHECK(e.message.find("expected a list") != std::string::npos);
+
+    auto m = only_error(std::string(kMinimal) + "    sticky: x-user-id\n");
+    CHECK(m.line == 6);
+    CHECK(m.column == 13);
+    CHECK(m.message.find("expected a map") != std::string::npos);
+}
+
+TEST_CASE("out-of-range values are errors") {
+    auto threads = only_error("threads: 0\n" + std::string(kMinimal));
+    CHECK(threads.path == "threads");
+    CHECK(threads.message.find("out of range") != std::string::npos);
+
+    auto weight = only_error(R"(listeners: [{address: 127.0.0.1:8080}]
+routes:
+  - name: api
+    stable: {version: v1, endpoints: [10.0.0.1:80]}
+    canary: {version: v2, endpoints: [10.0.0.2:80]}
+    canary_weight: 150
+)");
+    CHECK(weight.line == 6);
+    CHECK(weight.column == 20);
+    CHECK(weight.path == "routes[0].canary_weight");
+
+    auto port = only_error("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                           "    stable: {version: v1, endpoints: [10.0.0.1:70000]}\n");
+    CHECK(port.path == "routes[0].stable.endpoints[0]");
+    CHECK(port.message.find("out of range") != std::string::npos);
+
+    auto zero_timeout = only_error(std::string(kMinimal) + "defaults: {timeouts: {connect: 0s}}\n");
+    CHECK(zero_timeout.path == "defaults.timeouts.connect");
+}
+
+TEST_CASE("bad units are errors") {
+    auto d = only_error(std::string(kMinimal) + "defaults:\n  timeouts: {idle: 60}\n");
+    CHECK(d.line == 7);
+    CHECK(d.path == "defaults.timeouts.idle");
+    auto s = only_error(std::string(kMinimal) + "defaults:\n  limits: {body_bytes: 10 MB}\n");
+    CHECK(s.path == "defaults.limits.body_bytes");
+    auto w = only_error(R"(listeners: [{address: 127.0.0.1:8080}]
+routes:
+  - name: api
+    stable: {version: v1, endpoints: [10.0.0.1:80]}
+    canary: {version: v2, endpoints: [10.0.0.2:80]}
+    canary_weight: 0.005
+)");
+    CHECK(w.message.find("two decimals") != std::string::npos);
+}
+
+TEST_CASE("missing required keys are errors at the enclosing map") {
+    auto e = only_error("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n    stable: {endpoints: []}\n");
+    CHECK(e.path == "routes[0].stable.version");
+    CHECK(e.message == "missing required key");
+    CHECK(e.line == 4);
+    CHECK(e.column == 13);
+
+    auto empty = load_config("");
+    REQUIRE_FALSE(empty.ok());
+    CHECK(empty.errors[0].line == 1);
+}
+
+TEST_CASE("keys not built yet are reported, never silently ignored") {
+    auto e = only_error(std::string(kMinimal) + "    analysis: {interval: 1s}\n");
+    CHECK(e.path == "routes[0].analysis");
+    CHECK(e.message.find("not supported yet") != std::string::npos);
+    auto s = only_error("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                        "    stable: {version: v1, endpoints: [], signals: {scrape: http://x/metrics}}\n");
+    CHECK(s.path == "routes[0].stable.signals");
+}
+
+TEST_CASE("a non-loopback admin address needs a token") {
+    auto e = only_error(std::string(kMinimal) + "admin: {address: 0.0.0.0:9901}\n");
+    CHECK(e.path == "admin.address");
+    CHECK(e.message.find("token_file") != std::string::npos);
+    auto ok = load_config(std::string(kMinimal) + "admin: {address: 0.0.0.0:9901, token_file: /t}\n");
+    CHECK(ok.ok());
+}
+
+TEST_CASE("cross-field rules") {
+    auto dup = only_error(std::string(kMinimal) +
+                          "  - name: api\n    match: {host: a.example.com}\n    stable: {version: v1, endpoints: []}\n");
+    CHECK(dup.path == "routes[1].name");
+    CHECK(dup.message.find("duplicate route name") != std::string::npos);
+
+    auto shadow = only_error(std::string(kMinimal) + "  - name: other\n    stable: {version: v1, endpoints: []}\n");
+    CHECK(shadow.path == "routes[1].match");
+    CHECK(shadow.message.find("could never match") != std::string::npos);
+
+    auto same_label = only_error("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                                 "    stable: {version: v1, endpoints: []}\n    canary: {version: v1, endpoints: []}\n");
+    CHECK(same_label.message.find("same version label") != std::string::npos);
+
+    auto weight_without_canary = only_error(std::string(kMinimal) + "    canary_weight: 5\n");
+    CHECK(weight_without_canary.message.find("needs a canary") != std::string::npos);
+
+    auto sticky_both = only_error(std::string(kMinimal) + "    sticky: {header: x-user, cookie: uid}\n");
+    CHECK(sticky_both.message.find("exactly one") != std::string::npos);
+
+    auto bad_role = only_error(std::string(kMinimal) + "    overrides: [{header: x-canary, value: a, to: beta}]\n");
+    CHECK(bad_role.path == "routes[0].overrides[0].to");
+
+    auto dup_endpoint = only_error("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                                   "    stable: {version: v1, endpoints: [10.0.0.1:80, 10.0.0.1:80]}\n");
+    CHECK(dup_endpoint.path == "routes[0].stable.endpoints[1]");
+}
+
+TEST_CASE("every error is reported at once, in file order") {
+    auto result = load_config(R"(threads: lots
+listeners:
+  - address: nowhere
+routes:
+  - name: api
+    stable: {version: v1, endpoints: [10.0.0.1:80]}
+    canary: {version: v2, endpoints: [10.0.0.2:80]}
+    canary_weight: 200
+    stcky: {header: x}
+)");
+    REQUIRE_FALSE(result.ok());
+    REQUIRE(result.errors.size() == 4);
+    CHECK(result.errors[0].path == "threads");
+    CHECK(result.errors[1].path == "listeners[0].address");
+    CHECK(result.errors[2].path == "routes[0].canary_weight");
+    CHECK(result.errors[3].path == "routes[0].stcky");
+    CHECK(result.errors[3].message.find("did you mean 'sticky'") != std::string::npos);
+    CHECK(result.errors[0].line < result.errors[1].line);
+}
