@@ -2,126 +2,240 @@
 
 #include "http/error_page.hpp"
 #include "http/hop_by_hop.hpp"
+#include "http/request_head.hpp"
+#include "http/response_framing.hpp"
+#include "http/upstream_request.hpp"
 #include "io/forwarding.hpp"
 #include "io/sticky_hash.hpp"
 #include "io/worker.hpp"
 #include "routing/split.hpp"
 
-#include <boost/asio/error.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <array>
+#include <cstdio>
+
 namespace canaryd::io {
 
-namespace beast = boost::beast;
 namespace asio = boost::asio;
-using boost::system::error_code;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
 
 namespace {
 
-// Bounded relay buffer: memory per exchange does not grow with the body size (SPEC §4).
+// Bounded relay buffers: memory per exchange does not grow with the body size (SPEC §4).
 constexpr std::size_t kBodyChunk = 16 * 1024;
+constexpr std::size_t kHeadReadChunk = 4 * 1024;
 // How long a closing connection keeps reading what the client still sends, so that the
-// kernel does not answer with RST and destroy the response we just wrote (the reason
-// nginx and HAProxy linger).
+// kernel does not answer with RST and destroy the response just written (why nginx and
+// HAProxy linger).
 constexpr std::chrono::seconds kLingerTime{2};
-constexpr std::size_t kLingerBytes = 256 * 1024;
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+// How long the upstream gets to answer "Expect: 100-continue" before canaryd sends the
+// 100 itself (RFC 9110 §10.1.1: a client should not wait indefinitely; curl waits 1 s).
+constexpr std::chrono::seconds kExpectWait{1};
 
 std::string_view path_of(std::string_view target) {
-    auto end = target.find_first_of("?#");
+    auto end = target.find('?');
     return end == std::string_view::npos ? target : target.substr(0, end);
+}
+
+std::string_view buffer_view(const beast::flat_buffer& buffer) {
+    auto data = buffer.data();
+    return {static_cast<const char*>(data.data()), data.size()};
+}
+
+// The protocol name of an Upgrade list element, without its version ("websocket/13").
+std::string_view protocol_name(std::string_view element) {
+    while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) element.remove_prefix(1);
+    auto end = element.find_first_of("/ \t,");
+    return element.substr(0, end);
+}
+
+// True when the upstream's chosen protocol is one the client offered (RFC 9110 §7.8).
+bool offered(std::string_view client_list, std::string_view chosen) {
+    const auto name = protocol_name(chosen);
+    if (name.empty()) return false;
+    while (!client_list.empty()) {
+        auto comma = client_list.find(',');
+        if (http::iequals(protocol_name(client_list.substr(0, comma)), name)) return true;
+        if (comma == std::string_view::npos) break;
+        client_list.remove_prefix(comma + 1);
+    }
+    return false;
 }
 
 }  // namespace
 
-ClientSession::ClientSession(Worker& worker, tcp::socket socket) : worker_(worker), client_(std::move(socket)) {}
+ClientSession::ClientSession(Worker& worker, tcp::socket socket)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      read_timer_(worker.context()),
+      write_timer_(worker.context()),
+      expect_timer_(worker.context()),
+      response_timer_(worker.context()) {}
 
-const config::Timeouts& ClientSession::timeouts() const {
-    return (snapshot_ ? snapshot_ : worker_.snapshot())->config->defaults.timeouts;
+const config::Config& ClientSession::config() const {
+    return *(snapshot_ ? snapshot_ : worker_.snapshot())->config;
 }
 
-char* ClientSession::body_buffer() {
-    if (!body_buffer_) body_buffer_ = std::make_unique<char[]>(kBodyChunk);
-    return body_buffer_.get();
+char* ClientSession::response_buffer() {
+    if (!response_buffer_) response_buffer_ = std::make_unique<char[]>(kBodyChunk);
+    return response_buffer_.get();
 }
 
 void ClientSession::start() {
     error_code ec;
-    auto peer = client_.socket().remote_endpoint(ec);
+    auto peer = socket_.remote_endpoint(ec);
     if (ec) return;  // the client is already gone
     peer_ip_ = peer.address().to_string();
-    client_.socket().set_option(tcp::no_delay(true), ec);
-    do_read_request();
+    socket_.set_option(tcp::no_delay(true), ec);
+    do_read_head();
 }
 
-// ---------------------------------------------------------------- request side
+// ---------------------------------------------------------------- deadlines
 
-void ClientSession::do_read_request() {
+void ClientSession::arm_read_deadline(Duration timeout) {
+    read_timed_out_ = false;
+    read_timer_.expires_after(timeout);
+    read_timer_.async_wait([self = shared_from_this()](error_code ec) {
+        if (ec || !self->client_read_pending_ || self->closed_) return;
+        if (self->client_write_pending_) return self->abort();  // cannot answer 408 mid-write
+        // Cancelling the socket completes the read with operation_aborted; the flag tells the
+        // read handler it was a timeout, so it can still answer 408 on the open socket.
+        self->read_timed_out_ = true;
+        error_code ignored;
+        self->socket_.cancel(ignored);
+    });
+}
+
+void ClientSession::arm_write_deadline(Duration timeout) {
+    write_timer_.expires_after(timeout);
+    write_timer_.async_wait([self = shared_from_this()](error_code ec) {
+        // A client that does not read its response in time loses the connection.
+        if (!ec && self->client_write_pending_) self->abort();
+    });
+}
+
+// ---------------------------------------------------------------- request head
+
+void ClientSession::do_read_head() {
+    ++exchange_seq_;
     snapshot_.reset();
     route_ = nullptr;
+    upstream_.reset();
     retried_ = false;
-    request_body_started_ = false;
+    decoder_.reset();
+    body_ = Body::none;
+    body_bytes_ = 0;
+    body_remaining_ = 0;
+    response_.reset();
+    response_timed_out_ = false;
     response_started_ = false;
-    if (client_buffer_.size() != 0) return do_read_request_header();  // pipelined request waiting
-    // Between requests the idle timeout applies; the header deadline starts with its first byte.
-    client_.expires_after(timeouts().idle);
-    client_.async_read_some(client_buffer_.prepare(4096),
-                            beast::bind_front_handler(&ClientSession::on_first_bytes, shared_from_this()));
+    response_complete_ = false;
+    response_deferred_ = false;
+    sent_continue_ = false;
+    exchange_failed_ = false;
+    client_response_writer_.reset();
+    error_response_.reset();
+    request_id_.clear();
+    if (client_buffer_.size() != 0) {
+        // A pipelined request is already buffered: its header deadline starts now.
+        arm_read_deadline(config().defaults.timeouts.header);
+        return parse_head();
+    }
+    // Between requests the idle timeout applies; the header deadline starts with the first byte.
+    waiting_first_byte_ = true;
+    arm_read_deadline(config().defaults.timeouts.idle);
+    do_read_head_bytes();
 }
 
-void ClientSession::on_first_bytes(error_code ec, std::size_t bytes) {
-    if (ec) return abort();  // idle timeout, EOF or reset between requests: nothing to answer
+void ClientSession::do_read_head_bytes() {
+    client_read_pending_ = true;
+    socket_.async_read_some(client_buffer_.prepare(kHeadReadChunk),
+                            [self = shared_from_this()](error_code ec, std::size_t n) { self->on_head_bytes(ec, n); });
+}
+
+void ClientSession::on_head_bytes(error_code ec, std::size_t bytes) {
+    client_read_pending_ = false;
+    if (closed_) return;
+    if (ec) {
+        // Idle timeout, EOF or reset before a request started: nothing to answer.
+        if (read_timed_out_ && !waiting_first_byte_)
+            return send_error(408, "request header not received in time", true);
+        return abort();
+    }
     client_buffer_.commit(bytes);
-    do_read_request_header();
+    if (waiting_first_byte_) {
+        waiting_first_byte_ = false;
+        // An absolute deadline for the whole head: one byte a second cannot keep it open.
+        arm_read_deadline(config().defaults.timeouts.header);
+    }
+    parse_head();
 }
 
-void ClientSession::do_read_request_header() {
-    const auto& config = *worker_.snapshot()->config;
-    request_.emplace();
-    request_->header_limit(static_cast<std::uint32_t>(config.defaults.limits.header_bytes));
-    request_->body_limit(config.defaults.limits.body_bytes);
-    // An absolute deadline for the whole header: one byte a second cannot keep it open.
-    client_.expires_after(config.defaults.timeouts.header);
-    http::async_read_header(client_, client_buffer_, *request_,
-                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_header(ec); });
+void ClientSession::parse_head() {
+    const auto& limits = config().defaults.limits;
+    http::HeadLimits head_limits;
+    head_limits.request_line_bytes = limits.request_line_bytes;
+    head_limits.header_bytes = limits.header_bytes;
+    head_limits.field_bytes = limits.field_bytes;
+    head_limits.field_count = limits.field_count;
+    auto parsed = http::parse_request_head(buffer_view(client_buffer_), head_limits);
+    switch (parsed.state) {
+        case http::HeadState::incomplete: return do_read_head_bytes();
+        case http::HeadState::error:
+            read_timer_.cancel();
+            // After a framing error nothing after the bad message may be parsed as a request.
+            client_buffer_.clear();
+            return send_error(parsed.error.status, parsed.error.reason, true);
+        case http::HeadState::complete:
+            read_timer_.cancel();
+            return on_head(parsed.head);
+    }
 }
 
-void ClientSession::on_request_header(error_code ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset) return abort();
-    if (ec == beast::error::timeout) return send_error(408, "request header not received in time", true);
-    if (ec == http::error::header_limit) return send_error(431, "request header block too large", true);
-    if (ec == http::error::body_limit) return send_error(413, "declared body exceeds the limit", true);
-    if (ec) return send_error(400, ec.message(), true);
-
-    const auto& request = request_->get();
-    if (request.version() == 11 && request.find(http::field::host) == request.end())
-        return send_error(400, "missing Host header", true);
-    client_keep_alive_ = request.keep_alive();
-    if (auto id = request.find("x-request-id"); id != request.end() && is_acceptable_request_id(id->value()))
-        request_id_ = std::string(id->value());
-    else
-        request_id_ = format_request_id(worker_.random64(), worker_.random64());
-    route_request();
-}
-
-void ClientSession::route_request() {
+void ClientSession::on_head(const http::RequestHead& head) {
     snapshot_ = worker_.snapshot();
-    const auto& request = request_->get();
-    std::string host;
-    if (auto h = request.find(http::field::host); h != request.end()) host = routing::normalize_host(h->value());
-    const int index = snapshot_->table.match(host, path_of(request.target()));
-    if (index < 0) return send_error(404, "no route matches this host and path", !request_->is_done());
-    route_ = &snapshot_->routes[static_cast<std::size_t>(index)];
+    const auto& config = *snapshot_->config;
+    method_is_head_ = head.is_head_method();
+    client_version_ = head.version;
+    client_keep_alive_ = head.keep_alive;
+    expect_continue_ = head.expect_continue;
+    upgrade_requested_ = head.upgrade;
+    upgrade_protocols_.assign(head.upgrade_protocols);
+    chunked_request_ = head.framing == http::BodyFraming::chunked;
+    body_remaining_ = head.framing == http::BodyFraming::content_length ? head.content_length : 0;
+    body_ = head.framing == http::BodyFraming::none ? Body::none : Body::pending;
+    if (chunked_request_) decoder_.emplace();
+    if (auto id = head.find("x-request-id"); http::is_acceptable_request_id(id))
+        request_id_.assign(id);
+    else
+        request_id_ = http::format_request_id(worker_.random64(), worker_.random64());
 
-    auto header = [&](std::string_view name) -> std::optional<std::string_view> {
-        auto it = request.find(name);
-        if (it == request.end()) return std::nullopt;
-        return it->value();
-    };
+    // A declared body over the limit is refused before any upstream is involved.
+    if (head.framing == http::BodyFraming::content_length && head.content_length > config.defaults.limits.body_bytes) {
+        client_buffer_.consume(head.head_bytes);
+        return send_error(413, "declared body exceeds the limit", true);
+    }
+
+    const std::string host = routing::normalize_host(head.host);
+    const int index = snapshot_->table.match(host, path_of(head.origin_target));
+    if (index < 0) {
+        client_buffer_.consume(head.head_bytes);
+        return send_error(404, "no route matches this host and path", false);
+    }
+    route_ = &snapshot_->routes[static_cast<std::size_t>(index)];
     const auto& route = *route_->config;
+    auto header = [&](std::string_view name) -> std::optional<std::string_view> {
+        if (!head.has(name)) return std::nullopt;
+        return head.find(name);
+    };
     routing::SplitInput input;
     input.override_role = routing::match_override(route.overrides, header);
     if (route.sticky) {
@@ -131,10 +245,21 @@ void ClientSession::route_request() {
     input.random_bp = worker_.random_bp();
     const auto weight = route_->runtime->canary_weight_bp.load(std::memory_order_acquire);
     role_ = routing::choose_version(weight, route_->has_canary, input).role;
+
+    const auto& version = route_->versions[static_cast<std::size_t>(role_)];
+    http::ForwardInfo info;
+    info.peer_ip = peer_ip_;
+    info.scheme = "http";
+    info.request_id = request_id_;
+    info.fallback_host = version.endpoint_ids.empty() ? std::string_view("localhost")
+                                                       : std::string_view(snapshot_->endpoints[version.endpoint_ids[0]].key);
+    info.upgrade = upgrade_requested_;
+    upstream_head_ = http::build_upstream_head(head, info);
+    client_buffer_.consume(head.head_bytes);  // `head` views die here
     do_acquire_upstream(-1);
 }
 
-// ---------------------------------------------------------------- upstream side
+// ---------------------------------------------------------------- upstream selection
 
 void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
     const auto& version = route_->versions[static_cast<std::size_t>(role_)];
@@ -142,19 +267,18 @@ void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
     const int id = worker_.health().pick(version.endpoint_ids, worker_.cursor(route_index, role_),
                                          std::chrono::steady_clock::now(), exclude_endpoint);
     if (id < 0) {
-        if (exclude_endpoint >= 0) return upstream_failed(502, "upstream refused the connection");
-        return send_error(503, "no endpoint available for " + route_->config->name + "/" + config::to_string(role_),
-                          !request_->is_done());
+        if (exclude_endpoint >= 0) return fail_exchange(502, "upstream refused the connection");
+        return fail_exchange(503, "no endpoint available");
     }
     endpoint_id_ = static_cast<std::uint32_t>(id);
-    upstream_ = worker_.pools().take(endpoint_id_, timeouts().idle);
-    if (upstream_) return do_send_request_header();
+    upstream_ = worker_.pools().take(endpoint_id_, config().defaults.timeouts.idle);
+    if (upstream_) return do_send_head();
     do_connect(endpoint_id_);
 }
 
 void ClientSession::do_connect(std::uint32_t endpoint_id) {
     upstream_ = worker_.pools().create(endpoint_id);
-    upstream_->stream.expires_after(timeouts().connect);
+    upstream_->stream.expires_after(config().defaults.timeouts.connect);
     upstream_->stream.async_connect(snapshot_->endpoints[endpoint_id].addresses,
                                     [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
                                         self->on_connect(ec);
@@ -162,286 +286,548 @@ void ClientSession::do_connect(std::uint32_t endpoint_id) {
 }
 
 void ClientSession::on_connect(error_code ec) {
+    if (closed_ || exchange_failed_) return;
     if (ec) {
-        const auto& ids = route_->versions[static_cast<std::size_t>(role_)].endpoint_ids;
-        worker_.health().report_failure(endpoint_id_, ids, std::chrono::steady_clock::now());
+        const bool timed_out = ec == beast::error::timeout;
+        report_upstream_failure();
         discard_upstream();
         // Nothing was sent, so another endpoint of the same version may take it (SPEC §4).
         if (!retried_) {
             retried_ = true;
             return do_acquire_upstream(endpoint_id_);
         }
-        return upstream_failed(502, ec == beast::error::timeout ? "upstream connect timed out"
-                                                                : "upstream refused the connection");
+        return fail_exchange(502, timed_out ? "upstream connect timed out" : "upstream refused the connection");
     }
     error_code ignored;
     upstream_->stream.socket().set_option(tcp::no_delay(true), ignored);
-    do_send_request_header();
+    do_send_head();
 }
 
-void ClientSession::do_send_request_header() {
-    const auto& request = request_->get();
-    const ForwardContext context{peer_ip_, "http", request_id_};
-    build_upstream_request(request.base(), request.chunked(), context, upstream_request_.base());
-    upstream_request_.body().data = nullptr;
-    upstream_request_.body().size = 0;
-    upstream_request_.body().more = !request_->is_done();
-    upstream_request_writer_.emplace(upstream_request_);
-    upstream_->stream.expires_after(timeouts().upstream_response);
-    http::async_write_header(upstream_->stream, *upstream_request_writer_,
-                             [self = shared_from_this()](error_code ec, std::size_t) {
-                                 self->on_request_header_sent(ec);
-                             });
+void ClientSession::do_send_head() {
+    upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
+    asio::async_write(upstream_->stream, asio::buffer(upstream_head_),
+                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_head_sent(ec); });
 }
 
-bool ClientSession::may_retry_upstream(error_code ec) const {
-    // A pooled connection the upstream closed just as we reused it: safe to replay on a new
-    // connection when no byte of the request body has been consumed (HAProxy's "retry on
-    // reused connection" rule) and no byte of response arrived.
-    if (retried_ || request_body_started_ || !upstream_ || upstream_->requests_served == 0) return false;
-    return ec == asio::error::eof || ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+bool ClientSession::may_replay(error_code ec) const {
+    // A pooled connection that the upstream closed just as it was reused: the request is
+    // replayed once on a new connection when it has no body (nothing of it is lost) and no
+    // response byte arrived (HAProxy's retry-on-reused-connection rule).
+    if (retried_ || body_ != Body::none || !upstream_ || upstream_->requests_served == 0) return false;
+    return ec == asio::error::eof || ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
            ec == asio::error::broken_pipe;
 }
 
-void ClientSession::retry_on_fresh_connection() {
+void ClientSession::replay_on_fresh_connection() {
     retried_ = true;
+    response_timer_.cancel();
     discard_upstream();
     do_connect(endpoint_id_);
 }
 
-void ClientSession::on_request_header_sent(error_code ec) {
+void ClientSession::on_head_sent(error_code ec) {
+    if (closed_ || exchange_failed_) return;
     if (ec) {
-        if (may_retry_upstream(ec)) return retry_on_fresh_connection();
-        return upstream_failed(502, "sending the request upstream failed: " + ec.message());
+        if (may_replay(ec)) return replay_on_fresh_connection();
+        report_upstream_failure();
+        return fail_exchange(502, "sending the request upstream failed: " + ec.message());
     }
-    if (request_->is_done()) return do_write_request_body(0, true);
-    do_read_request_body();
+    response_op_pending_ = true;
+    do_read_response_header();
+    switch (body_) {
+        case Body::none: arm_response_deadline(); break;
+        case Body::pending:
+            if (expect_continue_) {
+                body_ = Body::waiting_continue;
+                arm_response_deadline();
+                expect_timer_.expires_after(kExpectWait);
+                expect_timer_.async_wait([self = shared_from_this(), seq = exchange_seq_](error_code e) {
+                    self->on_expect_timer(seq, e);
+                });
+            } else {
+                body_ = Body::relaying;
+                pump_request_body();
+            }
+            break;
+        default: break;
+    }
 }
 
-void ClientSession::do_read_request_body() {
-    auto& body = request_->get().body();
-    body.data = body_buffer();
-    body.size = kBodyChunk;
-    client_.expires_after(timeouts().idle);
-    http::async_read_some(client_, client_buffer_, *request_, [self = shared_from_this()](error_code ec, std::size_t) {
-        self->on_request_body_read(ec);
+// ---------------------------------------------------------------- request body pump
+
+void ClientSession::pump_request_body() {
+    if (closed_) return;
+    if (exchange_failed_ || response_complete_ || body_ != Body::relaying) return body_pump_stopped();
+    const std::string_view available = buffer_view(client_buffer_);
+    if (!chunked_request_) {
+        if (available.empty()) return do_read_body_bytes();
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(body_remaining_, available.size()));
+        return do_write_body(available.substr(0, n), n, false, n == body_remaining_);
+    }
+    const auto step = decoder_->next(available);
+    switch (step.status) {
+        case http::ChunkedDecoder::Status::data:
+            body_bytes_ += step.data.size();
+            if (body_bytes_ > config().defaults.limits.body_bytes) {
+                client_buffer_.clear();
+                return fail_exchange(413, "request body exceeds the limit");
+            }
+            return do_write_body(step.data, step.consumed, true, false);
+        case http::ChunkedDecoder::Status::need_more:
+            client_buffer_.consume(step.consumed);
+            return do_read_body_bytes();
+        case http::ChunkedDecoder::Status::done:
+            client_buffer_.consume(step.consumed);
+            return do_write_body({}, 0, true, true);
+        case http::ChunkedDecoder::Status::error:
+            client_buffer_.clear();  // nothing after a bad chunk is ever parsed
+            return fail_exchange(400, std::string("invalid chunked body: ") + decoder_->error());
+    }
+}
+
+void ClientSession::do_read_body_bytes() {
+    body_op_pending_ = true;
+    client_read_pending_ = true;
+    arm_read_deadline(config().defaults.timeouts.body);
+    socket_.async_read_some(client_buffer_.prepare(kBodyChunk),
+                            [self = shared_from_this()](error_code ec, std::size_t n) { self->on_body_bytes(ec, n); });
+}
+
+void ClientSession::on_body_bytes(error_code ec, std::size_t bytes) {
+    body_op_pending_ = false;
+    client_read_pending_ = false;
+    if (closed_) return;
+    if (lingering_) {
+        // The exchange ended while this read was pending; it now drains the client.
+        linger_bytes_ += bytes;
+        if (ec || linger_bytes_ > kLingerBytes) return abort();
+        return do_linger_read();
+    }
+    read_timer_.cancel();
+    if (!ec) client_buffer_.commit(bytes);
+    if (exchange_failed_ || response_complete_) return body_pump_stopped();
+    if (ec) {
+        if (read_timed_out_) return fail_exchange(408, "request body not received in time");
+        return abort();  // the client went away mid-body: nothing to answer
+    }
+    pump_request_body();
+}
+
+void ClientSession::do_write_body(std::string_view data, std::size_t consume, bool chunk_framed, bool last) {
+    static constexpr std::string_view crlf = "\r\n";
+    static constexpr std::string_view last_chunk = "0\r\n\r\n";
+    body_op_pending_ = true;
+    body_write_consume_ = consume;
+    body_write_last_ = last;
+    upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
+    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_body_written(ec); };
+    if (!chunk_framed) return asio::async_write(upstream_->stream, asio::buffer(data.data(), data.size()), handler);
+    if (last) return asio::async_write(upstream_->stream, asio::buffer(last_chunk.data(), last_chunk.size()), handler);
+    // Re-encode each decoded span as one chunk: the upstream sees only canaryd's framing.
+    chunk_header_size_ = static_cast<std::size_t>(
+        std::snprintf(chunk_header_, sizeof chunk_header_, "%zx\r\n", data.size()));
+    const std::array<asio::const_buffer, 3> buffers{asio::buffer(chunk_header_, chunk_header_size_),
+                                                    asio::buffer(data.data(), data.size()),
+                                                    asio::buffer(crlf.data(), crlf.size())};
+    asio::async_write(upstream_->stream, buffers, handler);
+}
+
+void ClientSession::on_body_written(error_code ec) {
+    body_op_pending_ = false;
+    if (closed_) return;
+    if (lingering_) {
+        arm_read_deadline(kLingerTime);
+        return do_linger_read();
+    }
+    if (exchange_failed_ || response_complete_) return body_pump_stopped();
+    if (ec) {
+        report_upstream_failure();
+        return fail_exchange(502, "sending the request body upstream failed: " + ec.message());
+    }
+    client_buffer_.consume(body_write_consume_);
+    if (!chunked_request_) body_remaining_ -= body_write_consume_;
+    if (body_write_last_) {
+        body_ = Body::done;
+        arm_response_deadline();  // the upstream now has the whole request
+        if (response_complete_) end_exchange();
+        return;
+    }
+    pump_request_body();
+}
+
+void ClientSession::body_pump_stopped() {
+    // The exchange ended (an error, or an early response) while the pump was busy: the rest
+    // of the body is never sent; end_exchange() or the error path decides about the client.
+    if (body_ == Body::relaying || body_ == Body::waiting_continue || body_ == Body::pending) body_ = Body::abandoned;
+}
+
+// ---------------------------------------------------------------- response pump
+
+void ClientSession::arm_response_deadline() {
+    // The upstream_response timeout counts from the moment the upstream has the whole
+    // request (or is asked to say 100-continue), not from the first body byte.
+    response_timer_.expires_after(config().defaults.timeouts.upstream_response);
+    response_timer_.async_wait([self = shared_from_this(), seq = exchange_seq_](error_code ec) {
+        if (ec || seq != self->exchange_seq_ || !self->response_op_pending_ || self->response_started_) return;
+        self->response_timed_out_ = true;
+        if (self->upstream_) {
+            error_code ignored;
+            self->upstream_->stream.socket().close(ignored);  // completes the pending read
+        }
     });
-}
-
-void ClientSession::on_request_body_read(error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-        discard_upstream();
-        if (ec == beast::error::timeout) return send_error(408, "request body not received in time", true);
-        if (ec == http::error::body_limit) return send_error(413, "request body exceeds the limit", true);
-        if (ec == http::error::partial_message || ec == http::error::end_of_stream ||
-            ec == asio::error::connection_reset || ec == asio::error::eof)
-            return abort();
-        return send_error(400, ec.message(), true);
-    }
-    const std::size_t got = kBodyChunk - request_->get().body().size;
-    const bool done = request_->is_done();
-    if (got == 0 && !done) return do_read_request_body();
-    if (got > 0) request_body_started_ = true;
-    do_write_request_body(got, done);
-}
-
-void ClientSession::do_write_request_body(std::size_t bytes, bool last) {
-    auto& out = upstream_request_.body();
-    out.data = bytes > 0 ? body_buffer() : nullptr;
-    out.size = bytes;
-    out.more = !last;
-    upstream_->stream.expires_after(timeouts().upstream_response);
-    http::async_write(upstream_->stream, *upstream_request_writer_,
-                      [self = shared_from_this()](error_code e, std::size_t) { self->on_request_body_written(e); });
-}
-
-void ClientSession::on_request_body_written(error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-        if (may_retry_upstream(ec)) return retry_on_fresh_connection();
-        return upstream_failed(502, "sending the request body upstream failed: " + ec.message());
-    }
-    if (upstream_request_writer_->is_done()) return do_read_response_header();
-    do_read_request_body();
 }
 
 void ClientSession::do_read_response_header() {
     response_.emplace();
-    response_->header_limit(static_cast<std::uint32_t>(snapshot_->config->defaults.limits.header_bytes));
+    response_->header_limit(static_cast<std::uint32_t>(config().defaults.limits.header_bytes));
     response_->body_limit(boost::none);  // responses are streamed, never held
-    if (request_->get().method() == http::verb::head) response_->skip(true);
-    upstream_->stream.expires_after(timeouts().upstream_response);
-    http::async_read_header(upstream_->stream, upstream_->buffer, *response_,
-                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_header(ec); });
+    if (method_is_head_) response_->skip(true);
+    upstream_->stream.expires_never();  // the response deadline is response_timer_
+    bhttp::async_read_header(upstream_->stream, upstream_->buffer, *response_,
+                             [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_header(ec); });
 }
 
 void ClientSession::on_response_header(error_code ec) {
+    response_op_pending_ = false;
+    if (closed_ || exchange_failed_) return;
     if (ec) {
-        if (may_retry_upstream(ec)) return retry_on_fresh_connection();
-        if (ec == beast::error::timeout) return upstream_failed(504, "upstream did not answer in time");
-        return upstream_failed(502, "invalid or missing upstream response: " + ec.message());
+        if (response_timed_out_) {
+            report_upstream_failure();
+            return fail_exchange(504, "upstream did not answer in time");
+        }
+        if (may_replay(ec)) return replay_on_fresh_connection();
+        report_upstream_failure();
+        return fail_exchange(502, "invalid or missing upstream response: " + ec.message());
     }
     const auto& response = response_->get();
+    std::vector<http::Field> fields;
+    fields.reserve(16);
+    for (const auto& f : response) fields.push_back({f.name_string(), f.value()});
+    if (auto problem = http::check_response_framing(fields); !problem.empty()) {
+        report_upstream_failure();
+        return fail_exchange(502, problem);
+    }
     const unsigned status = response.result_int();
+    if (status == 101) {
+        const auto chosen = response[bhttp::field::upgrade];
+        if (!upgrade_requested_ || !offered(upgrade_protocols_, chosen))
+            return fail_exchange(502, "upstream switched protocols without a matching upgrade request");
+        response_timer_.cancel();
+        return do_send_response_header();
+    }
     if (status >= 100 && status < 200) {
-        if (status == 101) return upstream_failed(502, "upstream switched protocols without an upgrade request");
-        // RFC 9110 §15.2: a proxy forwards 1xx responses, except to HTTP/1.0 clients.
-        if (request_->get().version() < 11) return do_read_response_header();
-        interim_response_.emplace();
-        interim_response_->result(status);
-        interim_response_->version(11);
+        response_op_pending_ = true;
+        const bool answers_expectation = status == 100 && body_ == Body::waiting_continue;
+        // RFC 9110 §15.2: 1xx go to HTTP/1.1 clients only, and one 100 is enough.
+        if ((status == 100 && sent_continue_) || client_version_ < 11 || client_write_pending_) {
+            if (answers_expectation) {
+                body_ = Body::relaying;
+                pump_request_body();
+            }
+            return do_read_response_header();
+        }
+        if (status == 100) sent_continue_ = true;
+        std::string text = "HTTP/1.1 " + std::to_string(status) + " " + std::string(response.reason()) + "\r\n";
         for (const auto& f : response)
-            if (!canaryd::http::is_always_hop_by_hop(f.name_string())) interim_response_->insert(f.name_string(), f.value());
-        client_.expires_after(timeouts().idle);
-        return http::async_write(client_, *interim_response_,
-                                 [self = shared_from_this()](error_code e, std::size_t) {
-                                     self->on_interim_response_sent(e);
-                                 });
+            if (!http::is_always_hop_by_hop(f.name_string()))
+                text.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+        text += "\r\n";
+        do_write_interim(std::move(text), answers_expectation);
+        return do_read_response_header();
+    }
+    on_final_response_header();
+}
+
+void ClientSession::on_final_response_header() {
+    response_timer_.cancel();
+    expect_timer_.cancel();
+    upstream_keep_alive_ = response_->get().keep_alive();
+    // A final answer to "Expect: 100-continue": the body is never sent up (RFC 9110 §10.1.1).
+    if (body_ == Body::waiting_continue || body_ == Body::pending) body_ = Body::abandoned;
+    if (client_write_pending_) {
+        response_deferred_ = true;  // an interim response is still being written
+        return;
     }
     do_send_response_header();
 }
 
-void ClientSession::on_interim_response_sent(error_code ec) {
-    interim_response_.reset();
+void ClientSession::do_write_interim(std::string text, bool starts_body) {
+    interim_ = std::move(text);
+    client_write_pending_ = true;
+    arm_write_deadline(config().defaults.timeouts.idle);
+    asio::async_write(socket_, asio::buffer(interim_), [self = shared_from_this(), starts_body](error_code ec, std::size_t) {
+        self->on_interim_written(ec, starts_body);
+    });
+}
+
+void ClientSession::on_interim_written(error_code ec, bool starts_body) {
+    client_write_pending_ = false;
+    write_timer_.cancel();
+    if (closed_) return;
     if (ec) return abort();
-    do_read_response_header();
+    if (starts_body && body_ == Body::waiting_continue && !exchange_failed_) {
+        body_ = Body::relaying;
+        pump_request_body();
+    }
+    if (response_deferred_ && !exchange_failed_) {
+        response_deferred_ = false;
+        do_send_response_header();
+    }
+}
+
+void ClientSession::on_expect_timer(std::uint64_t exchange, error_code ec) {
+    if (ec || exchange != exchange_seq_ || closed_ || exchange_failed_ || body_ != Body::waiting_continue) return;
+    if (client_write_pending_) {
+        // An interim response is on its way; look again shortly.
+        expect_timer_.expires_after(std::chrono::milliseconds(50));
+        expect_timer_.async_wait([self = shared_from_this(), seq = exchange_seq_](error_code e) {
+            self->on_expect_timer(seq, e);
+        });
+        return;
+    }
+    // The upstream did not say 100 in time (it may not know Expect): canaryd says it, once,
+    // and relays the body; a later 100 from the upstream is not repeated.
+    sent_continue_ = true;
+    do_write_interim(std::string(http::kContinueResponse), true);
 }
 
 void ClientSession::do_send_response_header() {
     const auto& response = response_->get();
-    const ForwardContext context{peer_ip_, "http", request_id_};
-    build_client_response(response.base(), context, client_response_.base());
-    // HTTP/1.0 clients get a 1.0 response so that keep-alive is spelt out for them.
-    if (request_->get().version() < 11) client_response_.version(10);
+    build_client_response(response.base(), request_id_, client_response_.base());
     const auto& version_header = snapshot_->config->defaults.version_header;
     if (!version_header.empty()) {
         const auto& version = route_->versions[static_cast<std::size_t>(role_)];
         client_response_.set(version_header, std::string(config::to_string(role_)) + "/" + version.config->release);
     }
-    // The client connection stays open only if its request was read to the end.
-    client_keep_alive_ = client_keep_alive_ && request_->is_done();
-    if (!response_->is_done()) {
-        if (response.chunked()) {
-            client_response_.chunked(true);
-        } else if (!response_->content_length()) {
-            // Delimited by the upstream closing: re-frame as chunked for HTTP/1.1 clients so
-            // the client connection survives; HTTP/1.0 clients get a close-delimited body.
-            if (request_->get().version() >= 11)
+    const bool upgrade = response.result_int() == 101;
+    if (upgrade) {
+        client_response_.set(bhttp::field::connection, "upgrade");
+        client_response_.set(bhttp::field::upgrade, response[bhttp::field::upgrade]);
+        response_keep_alive_ = false;
+    } else {
+        // The client connection stays open only if its request was read to the end.
+        response_keep_alive_ = client_keep_alive_ && (body_ == Body::none || body_ == Body::done);
+        if (client_version_ < 11) client_response_.version(10);
+        if (!response_->is_done()) {
+            if (client_version_ >= 11 && (response.chunked() || !response_->content_length())) {
+                // Chunked stays chunked; a close-delimited body is re-framed as chunked so
+                // the client connection survives.
                 client_response_.chunked(true);
-            else
-                client_keep_alive_ = false;
+            } else if (!response_->content_length()) {
+                response_keep_alive_ = false;  // HTTP/1.0 client: the body ends with the connection
+            }
         }
+        client_response_.keep_alive(response_keep_alive_);
     }
-    client_response_.keep_alive(client_keep_alive_);
     client_response_.body().data = nullptr;
     client_response_.body().size = 0;
     client_response_.body().more = !response_->is_done();
     client_response_writer_.emplace(client_response_);
-    client_.expires_after(timeouts().idle);
-    http::async_write_header(client_, *client_response_writer_,
-                             [self = shared_from_this()](error_code ec, std::size_t) {
-                                 self->on_response_header_sent(ec);
-                             });
+    response_started_ = true;
+    client_write_pending_ = true;
+    arm_write_deadline(config().defaults.timeouts.idle);
+    bhttp::async_write_header(socket_, *client_response_writer_, [self = shared_from_this()](error_code ec, std::size_t) {
+        self->on_response_header_sent(ec);
+    });
 }
 
 void ClientSession::on_response_header_sent(error_code ec) {
-    response_started_ = true;
+    client_write_pending_ = false;
+    write_timer_.cancel();
+    if (closed_) return;
     if (ec) return abort();
+    if (response_->get().result_int() == 101) return start_tunnel();
     // HEAD, 204 and 304 responses and Content-Length: 0 carry no body (RFC 9112 §6.3).
-    if (response_->is_done()) return finish_exchange();
+    if (response_->is_done()) return response_finished();
     do_read_response_body();
 }
 
 void ClientSession::do_read_response_body() {
     auto& body = response_->get().body();
-    body.data = body_buffer();
+    body.data = response_buffer();
     body.size = kBodyChunk;
-    upstream_->stream.expires_after(timeouts().upstream_response);
-    http::async_read_some(upstream_->stream, upstream_->buffer, *response_,
-                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_body_read(ec); });
+    response_op_pending_ = true;
+    upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
+    bhttp::async_read_some(upstream_->stream, upstream_->buffer, *response_,
+                           [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_body_read(ec); });
 }
 
 void ClientSession::on_response_body_read(error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
+    response_op_pending_ = false;
+    if (closed_) return;
+    if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
-        // The upstream failed mid-body. The client must see a broken response, never a
-        // short one that looks complete (no fake chunk terminator).
-        discard_upstream();
+        // The upstream failed mid-body. The client must see a broken response, never a short
+        // one that looks complete (no fake chunk terminator).
+        report_upstream_failure();
         return abort();
     }
     const bool done = response_->is_done();
     const std::size_t got = kBodyChunk - response_->get().body().size;
     if (got == 0 && !done) return do_read_response_body();
     auto& out = client_response_.body();
-    out.data = got > 0 ? body_buffer() : nullptr;
+    out.data = got > 0 ? response_buffer() : nullptr;
     out.size = got;
     out.more = !done;
-    client_.expires_after(timeouts().idle);
-    http::async_write(client_, *client_response_writer_,
-                      [self = shared_from_this()](error_code e, std::size_t) { self->on_response_body_written(e); });
+    client_write_pending_ = true;
+    arm_write_deadline(config().defaults.timeouts.idle);
+    bhttp::async_write(socket_, *client_response_writer_, [self = shared_from_this()](error_code e, std::size_t) {
+        self->on_response_body_written(e);
+    });
 }
 
 void ClientSession::on_response_body_written(error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-        discard_upstream();
-        return abort();
-    }
-    if (client_response_writer_->is_done()) return finish_exchange();
+    client_write_pending_ = false;
+    write_timer_.cancel();
+    if (closed_) return;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) return abort();
+    if (client_response_writer_->is_done()) return response_finished();
     do_read_response_body();
 }
 
-void ClientSession::finish_exchange() {
+void ClientSession::response_finished() {
+    response_complete_ = true;
     worker_.health().report_success(endpoint_id_);
-    const bool upstream_reusable = response_->is_done() && response_->get().keep_alive() &&
-                                   upstream_request_writer_ && upstream_request_writer_->is_done();
+    end_exchange();
+}
+
+// ---------------------------------------------------------------- upgrade tunnel
+
+void ClientSession::start_tunnel() {
+    // From here on the bytes are the upgraded protocol's; canaryd only copies them, with its
+    // own idle timeout (timeouts.tunnel_idle).
+    upstream_->stream.expires_never();
+    tunnel_buffers_ = std::make_unique<char[]>(2 * kBodyChunk);
+    tunnel_activity_ = std::chrono::steady_clock::now();
+    on_tunnel_timer({});
+    // Bytes that arrived behind the 101 or behind the request head belong to the tunnel.
+    auto flush_then_pump = [self = shared_from_this()](bool client_to_upstream) {
+        auto& pending = client_to_upstream ? self->client_buffer_ : self->upstream_->buffer;
+        if (pending.size() == 0) return self->tunnel_pump(client_to_upstream);
+        auto write_done = [self, client_to_upstream](error_code ec, std::size_t) {
+            auto& buffer = client_to_upstream ? self->client_buffer_ : self->upstream_->buffer;
+            buffer.clear();
+            if (ec) return self->close_tunnel();
+            self->tunnel_pump(client_to_upstream);
+        };
+        if (client_to_upstream)
+            asio::async_write(self->upstream_->stream.socket(), pending.data(), write_done);
+        else
+            asio::async_write(self->socket_, pending.data(), write_done);
+    };
+    flush_then_pump(true);
+    flush_then_pump(false);
+}
+
+void ClientSession::tunnel_pump(bool client_to_upstream) {
+    if (closed_ || !upstream_) return close_tunnel();
+    char* buffer = tunnel_buffers_.get() + (client_to_upstream ? 0 : kBodyChunk);
+    auto on_read = [self = shared_from_this(), buffer, client_to_upstream](error_code ec, std::size_t n) {
+        if (ec || self->closed_ || !self->upstream_) return self->close_tunnel();
+        self->tunnel_activity_ = std::chrono::steady_clock::now();
+        auto on_written = [self, client_to_upstream](error_code e, std::size_t) {
+            if (e) return self->close_tunnel();
+            self->tunnel_pump(client_to_upstream);
+        };
+        if (client_to_upstream)
+            asio::async_write(self->upstream_->stream.socket(), asio::buffer(buffer, n), on_written);
+        else
+            asio::async_write(self->socket_, asio::buffer(buffer, n), on_written);
+    };
+    if (client_to_upstream)
+        socket_.async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
+    else
+        upstream_->stream.socket().async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
+}
+
+void ClientSession::on_tunnel_timer(error_code ec) {
+    if (ec || closed_) return;
+    const auto idle_limit = config().defaults.timeouts.tunnel_idle;
+    const auto idle_for = std::chrono::steady_clock::now() - tunnel_activity_;
+    if (idle_for >= idle_limit) return close_tunnel();
+    read_timer_.expires_after(idle_limit - idle_for);
+    read_timer_.async_wait([self = shared_from_this()](error_code e) { self->on_tunnel_timer(e); });
+}
+
+void ClientSession::close_tunnel() {
+    // Either side closing or failing ends the tunnel for both.
+    read_timer_.cancel();
+    abort();
+}
+
+// ---------------------------------------------------------------- end of an exchange
+
+void ClientSession::end_exchange() {
+    if (closed_) return;
+    response_timer_.cancel();
+    expect_timer_.cancel();
+    const bool request_complete = body_ == Body::none || body_ == Body::done;
+    const bool upstream_reusable = upstream_ && !exchange_failed_ && response_ && response_->is_done() &&
+                                   upstream_keep_alive_ && request_complete && !body_op_pending_;
     if (upstream_reusable) {
         ++upstream_->requests_served;
         worker_.pools().give_back(std::move(upstream_), snapshot_->config->defaults.upstream.max_idle_per_endpoint);
     }
     discard_upstream();
-    upstream_request_writer_.reset();
     client_response_writer_.reset();
-    response_.reset();
-    if (client_keep_alive_) return do_read_request();
+    if (body_op_pending_) {
+        // The body pump is still busy (the upstream answered before the body was complete):
+        // finish with FIN and let the pump's pending read become the lingering read.
+        lingering_ = true;
+        error_code ignored;
+        socket_.shutdown(tcp::socket::shutdown_send, ignored);
+        arm_read_deadline(kLingerTime);
+        return;
+    }
+    if (response_keep_alive_ && request_complete) return do_read_head();
     do_close();
 }
 
-// ---------------------------------------------------------------- failures
-
-void ClientSession::upstream_failed(unsigned status, std::string detail) {
+void ClientSession::fail_exchange(unsigned status, std::string detail) {
+    if (exchange_failed_ || closed_) return;
+    exchange_failed_ = true;
+    response_timer_.cancel();
+    expect_timer_.cancel();
     discard_upstream();
-    if (response_started_) return abort();
-    const std::string where = route_ ? " (route " + route_->config->name + ", " + config::to_string(role_) + ")" : "";
-    send_error(status, detail + where, !request_->is_done());
+    if (response_started_ || client_write_pending_) return abort();
+    if (route_) detail += " (route " + route_->config->name + ", " + config::to_string(role_) + ")";
+    send_error(status, detail, false);
 }
 
-void ClientSession::send_error(unsigned status, std::string_view detail, bool close_after) {
-    if (response_started_) return abort();
+void ClientSession::send_error(unsigned status, std::string_view detail, bool force_close) {
+    if (closed_) return;
+    if (response_started_ || client_write_pending_) return abort();
     response_started_ = true;
-    const bool keep_alive = !close_after && client_keep_alive_ && request_ && request_->is_done();
+    const bool request_complete = body_ == Body::none || body_ == Body::done;
+    response_keep_alive_ = !force_close && client_keep_alive_ && request_complete && !body_op_pending_;
     auto& response = error_response_.emplace();
     response.result(status);
-    response.version(request_ && request_->get().version() < 11 ? 10 : 11);
-    response.set(http::field::content_type, "text/plain; charset=utf-8");
-    response.set(http::field::cache_control, "no-store");
+    response.version(client_version_ < 11 ? 10 : 11);
+    response.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    response.set(bhttp::field::cache_control, "no-store");
     if (!request_id_.empty()) response.set("x-request-id", request_id_);
-    response.body() = canaryd::http::error_body(status, detail);
-    response.keep_alive(keep_alive);
+    response.body() = http::error_body(status, detail);
+    response.keep_alive(response_keep_alive_);
     response.prepare_payload();
-    client_.expires_after(timeouts().idle);
-    http::async_write(client_, response, [self = shared_from_this(), keep_alive](error_code ec, std::size_t) {
-        self->on_error_sent(ec, !keep_alive);
+    client_write_pending_ = true;
+    arm_write_deadline(config().defaults.timeouts.idle);
+    bhttp::async_write(socket_, response, [self = shared_from_this()](error_code ec, std::size_t) {
+        self->on_error_sent(ec);
     });
 }
 
-void ClientSession::on_error_sent(error_code ec, bool close_after) {
+void ClientSession::on_error_sent(error_code ec) {
+    client_write_pending_ = false;
+    write_timer_.cancel();
     error_response_.reset();
+    if (closed_) return;
     if (ec) return abort();
-    if (close_after) return do_close();
-    do_read_request();
+    exchange_failed_ = true;
+    end_exchange();
 }
+
+// ---------------------------------------------------------------- connection helpers
 
 void ClientSession::discard_upstream() {
     if (!upstream_) return;
@@ -450,26 +836,44 @@ void ClientSession::discard_upstream() {
     upstream_.reset();
 }
 
-void ClientSession::do_close() {
-    error_code ignored;
-    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    client_buffer_.clear();
-    client_.expires_after(kLingerTime);
-    client_.async_read_some(client_buffer_.prepare(4096),
-                            beast::bind_front_handler(&ClientSession::on_linger_read, shared_from_this()));
+void ClientSession::report_upstream_failure() {
+    if (!route_) return;
+    const auto& ids = route_->versions[static_cast<std::size_t>(role_)].endpoint_ids;
+    worker_.health().report_failure(endpoint_id_, ids, std::chrono::steady_clock::now());
 }
 
-void ClientSession::on_linger_read(error_code ec, std::size_t bytes) {
-    linger_bytes_ += bytes;
-    if (ec || linger_bytes_ > kLingerBytes) return abort();
-    client_.async_read_some(client_buffer_.prepare(4096),
-                            beast::bind_front_handler(&ClientSession::on_linger_read, shared_from_this()));
+void ClientSession::do_close() {
+    if (closed_) return;
+    lingering_ = true;
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    arm_read_deadline(kLingerTime);
+    do_linger_read();
+}
+
+void ClientSession::do_linger_read() {
+    if (closed_) return;
+    client_buffer_.clear();
+    client_read_pending_ = true;
+    socket_.async_read_some(client_buffer_.prepare(kHeadReadChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
+        self->client_read_pending_ = false;
+        self->linger_bytes_ += n;
+        if (ec || self->linger_bytes_ > kLingerBytes) return self->abort();
+        self->do_linger_read();
+    });
 }
 
 void ClientSession::abort() {
+    if (closed_) return;
+    closed_ = true;
+    exchange_failed_ = true;
     discard_upstream();
+    read_timer_.cancel();
+    write_timer_.cancel();
+    expect_timer_.cancel();
+    response_timer_.cancel();
     error_code ignored;
-    client_.socket().close(ignored);
+    socket_.close(ignored);
 }
 
 }  // namespace canaryd::io

@@ -1,21 +1,24 @@
-// One client connection: reads requests in order (keep-alive and pipelining), picks a route,
-// a version and an endpoint, and relays each exchange with bounded buffers (SPEC §4).
+// One client connection (SPEC §4): reads request heads in order (keep-alive, pipelining),
+// validates them strictly (core/http/request_head), picks a route, a version and an
+// endpoint, and relays the exchange with bounded buffers.
 //
-// Shape of the Beast examples: every step is a do_/on_ pair, each handler holds
-// shared_from_this(), so the session lives exactly as long as an operation is pending. All
-// handlers run on the owning worker's single-threaded io_context, so no strand is needed.
-// Nothing here throws: failures become an error response or a closed connection, and only
-// ever this connection's.
+// Two chains run per exchange once the request head is upstream: the request-body pump
+// (client -> upstream) and the response pump (upstream -> client). They run concurrently so
+// that an upstream may answer before the body is complete (Expect: 100-continue, early
+// 413/401), and each checks the shared exchange state when it resumes. Every handler holds
+// shared_from_this() and runs on the owning worker's single thread, so no lock or strand is
+// needed. Nothing here throws: failures become an error response or a closed connection,
+// and only ever this connection's.
 #pragma once
 
 #include "config/config.hpp"
+#include "http/chunked_decoder.hpp"
 #include "io/snapshot.hpp"
 #include "io/upstream_pool.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
@@ -26,10 +29,15 @@
 #include <optional>
 #include <string>
 
+namespace canaryd::http {
+struct RequestHead;
+}
+
 namespace canaryd::io {
 
 class Worker;
-namespace http = boost::beast::http;
+namespace beast_http = boost::beast::http;
+using boost::system::error_code;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
 public:
@@ -37,74 +45,137 @@ public:
     void start();
 
 private:
-    using RequestParser = http::request_parser<http::buffer_body>;
-    using ResponseParser = http::response_parser<http::buffer_body>;
+    using ResponseParser = beast_http::response_parser<beast_http::buffer_body>;
+    using Duration = std::chrono::steady_clock::duration;
 
-    // Request side.
-    void do_read_request();
-    void on_first_bytes(boost::system::error_code ec, std::size_t bytes);
-    void do_read_request_header();
-    void on_request_header(boost::system::error_code ec);
-    void route_request();
-    // Upstream side.
+    // The request body's progress within one exchange.
+    enum class Body : std::uint8_t {
+        none,              // the request has no body
+        pending,           // it has one; nothing relayed yet
+        waiting_continue,  // Expect: 100-continue, waiting for the upstream's word
+        relaying,
+        done,
+        abandoned,         // the upstream answered first; the rest is never sent
+    };
+
+    // Request head.
+    void do_read_head();
+    void do_read_head_bytes();
+    void on_head_bytes(error_code ec, std::size_t bytes);
+    void parse_head();
+    void on_head(const http::RequestHead& head);
+    // Upstream selection and connection.
     void do_acquire_upstream(std::int64_t exclude_endpoint);
     void do_connect(std::uint32_t endpoint_id);
-    void on_connect(boost::system::error_code ec);
-    void do_send_request_header();
-    void on_request_header_sent(boost::system::error_code ec);
-    void do_read_request_body();
-    void on_request_body_read(boost::system::error_code ec);
-    void do_write_request_body(std::size_t bytes, bool last);
-    void on_request_body_written(boost::system::error_code ec);
+    void on_connect(error_code ec);
+    void do_send_head();
+    void on_head_sent(error_code ec);
+    bool may_replay(error_code ec) const;
+    void replay_on_fresh_connection();
+    // Request body pump.
+    void pump_request_body();
+    void do_read_body_bytes();
+    void on_body_bytes(error_code ec, std::size_t bytes);
+    void do_write_body(std::string_view data, std::size_t consume, bool chunk_framed, bool last);
+    void on_body_written(error_code ec);
+    void body_pump_stopped();
+    // Response pump.
+    void arm_response_deadline();
     void do_read_response_header();
-    void on_response_header(boost::system::error_code ec);
-    void on_interim_response_sent(boost::system::error_code ec);
+    void on_response_header(error_code ec);
+    void on_final_response_header();
+    void do_write_interim(std::string text, bool starts_body);
+    void on_interim_written(error_code ec, bool starts_body);
+    void on_expect_timer(std::uint64_t exchange, error_code ec);
     void do_send_response_header();
-    void on_response_header_sent(boost::system::error_code ec);
+    void on_response_header_sent(error_code ec);
     void do_read_response_body();
-    void on_response_body_read(boost::system::error_code ec);
-    void on_response_body_written(boost::system::error_code ec);
-    void finish_exchange();
-    // Failures.
-    bool may_retry_upstream(boost::system::error_code ec) const;
-    void retry_on_fresh_connection();
-    void upstream_failed(unsigned status, std::string detail);
-    void send_error(unsigned status, std::string_view detail, bool close_after);
-    void on_error_sent(boost::system::error_code ec, bool close_after);
+    void on_response_body_read(error_code ec);
+    void on_response_body_written(error_code ec);
+    void response_finished();
+    // Upgrade tunnel (after a real 101).
+    void start_tunnel();
+    void tunnel_pump(bool client_to_upstream);
+    void on_tunnel_timer(error_code ec);
+    void close_tunnel();
+    // End of an exchange.
+    void end_exchange();
+    void fail_exchange(unsigned status, std::string detail);
+    void send_error(unsigned status, std::string_view detail, bool force_close);
+    void on_error_sent(error_code ec);
+    // Connection-level helpers.
+    void arm_read_deadline(Duration timeout);
+    void arm_write_deadline(Duration timeout);
+    void do_close();
+    void do_linger_read();
+    void abort();
     void discard_upstream();
-    void do_close();  // graceful: FIN, then drain what the client still sends, briefly
-    void on_linger_read(boost::system::error_code ec, std::size_t bytes);
-    void abort();     // immediate: a half-sent response must never look complete
-
-    const config::Timeouts& timeouts() const;
-    char* body_buffer();
+    void report_upstream_failure();
+    const config::Config& config() const;
+    char* response_buffer();
 
     Worker& worker_;
-    boost::beast::tcp_stream client_;
-    boost::beast::flat_buffer client_buffer_;
+    tcp::socket socket_;
+    boost::beast::flat_buffer client_buffer_;  // request heads and bodies, pipelined bytes
+    boost::asio::steady_timer read_timer_;     // deadline of the pending client read
+    boost::asio::steady_timer write_timer_;    // deadline of the pending client write
+    boost::asio::steady_timer expect_timer_;
+    boost::asio::steady_timer response_timer_;  // upstream_response deadline for the header
     std::string peer_ip_;
+    bool client_read_pending_ = false;
+    bool client_write_pending_ = false;
+    bool read_timed_out_ = false;
+    bool waiting_first_byte_ = false;
+    bool closed_ = false;
+    bool lingering_ = false;
+    std::size_t linger_bytes_ = 0;
+    std::uint64_t exchange_seq_ = 0;
 
     // The exchange in progress. The snapshot is taken once per request and kept to its end.
     std::shared_ptr<const Snapshot> snapshot_;
     const CompiledRoute* route_ = nullptr;
     config::Role role_ = config::Role::stable;
-    std::optional<RequestParser> request_;
-    http::request<http::buffer_body> upstream_request_;
-    std::optional<http::request_serializer<http::buffer_body>> upstream_request_writer_;
-    std::shared_ptr<UpstreamConnection> upstream_;
     std::uint32_t endpoint_id_ = 0;
+    std::shared_ptr<UpstreamConnection> upstream_;
     bool retried_ = false;
-    bool request_body_started_ = false;  // a body byte left the client's buffer
-    std::optional<ResponseParser> response_;
-    http::response<http::buffer_body> client_response_;
-    std::optional<http::response_serializer<http::buffer_body>> client_response_writer_;
-    std::optional<http::response<http::empty_body>> interim_response_;
-    std::optional<http::response<http::string_body>> error_response_;
-    bool response_started_ = false;  // a byte of this exchange's response reached the client
-    bool client_keep_alive_ = false;
+    std::string upstream_head_;
     std::string request_id_;
-    std::unique_ptr<char[]> body_buffer_;
-    std::size_t linger_bytes_ = 0;  // allocated on the first body, then reused
+    std::string upgrade_protocols_;
+    bool method_is_head_ = false;
+    int client_version_ = 11;
+    bool client_keep_alive_ = true;
+    bool expect_continue_ = false;
+    bool upgrade_requested_ = false;
+    bool chunked_request_ = false;
+    std::uint64_t body_remaining_ = 0;  // Content-Length bodies
+    std::uint64_t body_bytes_ = 0;      // chunked bodies, against limits.body_bytes
+    std::optional<http::ChunkedDecoder> decoder_;
+    Body body_ = Body::none;
+    bool body_op_pending_ = false;
+    std::size_t body_write_consume_ = 0;
+    bool body_write_last_ = false;
+    char chunk_header_[24] = {};
+    std::size_t chunk_header_size_ = 0;
+
+    std::optional<ResponseParser> response_;
+    bool response_op_pending_ = false;
+    bool response_timed_out_ = false;
+    bool response_started_ = false;   // a byte of this exchange's response reached the client
+    bool response_complete_ = false;
+    bool response_deferred_ = false;  // the final header waits for an interim write to finish
+    bool sent_continue_ = false;
+    bool upstream_keep_alive_ = false;
+    bool response_keep_alive_ = false;  // what the client was told
+    bool exchange_failed_ = false;
+    beast_http::response<beast_http::buffer_body> client_response_;
+    std::optional<beast_http::response_serializer<beast_http::buffer_body>> client_response_writer_;
+    std::string interim_;
+    std::optional<beast_http::response<beast_http::string_body>> error_response_;
+    std::unique_ptr<char[]> response_buffer_;
+
+    // Tunnel state.
+    std::unique_ptr<char[]> tunnel_buffers_;
+    std::chrono::steady_clock::time_point tunnel_activity_{};
 };
 
 }  // namespace canaryd::io

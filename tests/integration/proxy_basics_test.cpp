@@ -136,7 +136,7 @@ TEST_CASE("503 when the chosen version has no endpoint") {
     Client client(proxy.port());
     auto response = client.get("/");
     CHECK(response.result_int() == 503);
-    CHECK(response.body().find("api/canary") != std::string::npos);
+    CHECK(response.body().find("route api, canary") != std::string::npos);
     CHECK(stable.requests() == 0);
 }
 

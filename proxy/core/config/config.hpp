@@ -49,13 +49,18 @@ struct Timeouts {
     Duration header{10'000};             // absolute deadline for a whole request header
     Duration upstream_response{30'000};  // request fully sent -> response header received
     Duration idle{60'000};               // keep-alive idle, both sides
+    Duration body{30'000};               // longest pause between two reads of a request body
+    Duration tunnel_idle{600'000};       // an upgraded (WebSocket) tunnel with no traffic either way
     Duration shutdown_grace{0};
     Duration drain{30'000};
 };
 
 struct Limits {
-    std::uint64_t header_bytes = 64 * 1024;           // whole header block, request line included
-    std::uint64_t body_bytes = 100ull * 1024 * 1024;  // request body
+    std::uint64_t request_line_bytes = 8 * 1024;      // beyond: 414
+    std::uint64_t header_bytes = 64 * 1024;           // whole header block, request line included; 431
+    std::uint64_t field_bytes = 16 * 1024;            // one header field line; 431
+    std::uint32_t field_count = 100;                  // header fields per request; 431
+    std::uint64_t body_bytes = 100ull * 1024 * 1024;  // request body; 413
 };
 
 struct UpstreamPool {

@@ -127,7 +127,8 @@ private:
         if (!fields.valid()) return;
         if (auto t = fields.get("timeouts"); t.IsDefined()) {
             MapFields timeouts(reader_, t, "defaults.timeouts",
-                               {"connect", "header", "upstream_response", "idle", "shutdown_grace", "drain"});
+                               {"connect", "header", "upstream_response", "idle", "body", "tunnel_idle",
+                                "shutdown_grace", "drain"});
             auto read = [&](std::string_view key, Duration& out, bool allow_zero) {
                 auto n = timeouts.get(key);
                 if (!n.IsDefined()) return;
@@ -144,11 +145,23 @@ private:
             read("header", defaults.timeouts.header, false);
             read("upstream_response", defaults.timeouts.upstream_response, false);
             read("idle", defaults.timeouts.idle, false);
+            read("body", defaults.timeouts.body, false);
+            read("tunnel_idle", defaults.timeouts.tunnel_idle, false);
             read("shutdown_grace", defaults.timeouts.shutdown_grace, true);
             read("drain", defaults.timeouts.drain, false);
         }
         if (auto l = fields.get("limits"); l.IsDefined()) {
-            MapFields limits(reader_, l, "defaults.limits", {"header_bytes", "body_bytes"});
+            MapFields limits(reader_, l, "defaults.limits",
+                             {"request_line_bytes", "header_bytes", "field_bytes", "field_count", "body_bytes"});
+            if (auto n = limits.get("request_line_bytes"); n.IsDefined())
+                defaults.limits.request_line_bytes = reader_.size(n, "defaults.limits.request_line_bytes", 256, 1ull << 20)
+                                                         .value_or(defaults.limits.request_line_bytes);
+            if (auto n = limits.get("field_bytes"); n.IsDefined())
+                defaults.limits.field_bytes =
+                    reader_.size(n, "defaults.limits.field_bytes", 256, 1ull << 20).value_or(defaults.limits.field_bytes);
+            if (auto n = limits.get("field_count"); n.IsDefined())
+                defaults.limits.field_count = static_cast<std::uint32_t>(
+                    reader_.uint(n, "defaults.limits.field_count", 1, 10'000).value_or(defaults.limits.field_count));
             if (auto n = limits.get("header_bytes"); n.IsDefined())
                 defaults.limits.header_bytes =
                     reader_.size(n, "defaults.limits.header_bytes", 1024, 16ull << 20).value_or(defaults.limits.header_bytes);
