@@ -126,6 +126,8 @@ void ClientSession::arm_write_deadline(Duration timeout) {
 
 void ClientSession::do_read_head() {
     ++exchange_seq_;
+    body_op_pending_ = false;
+    response_op_pending_ = false;
     snapshot_.reset();
     route_ = nullptr;
     upstream_.reset();
@@ -267,7 +269,7 @@ void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
     const int id = worker_.health().pick(version.endpoint_ids, worker_.cursor(route_index, role_),
                                          std::chrono::steady_clock::now(), exclude_endpoint);
     if (id < 0) {
-        if (exclude_endpoint >= 0) return fail_exchange(502, "upstream refused the connection");
+        if (exclude_endpoint >= 0) return fail_exchange(502, connect_failure_);
         return fail_exchange(503, "no endpoint available");
     }
     endpoint_id_ = static_cast<std::uint32_t>(id);
@@ -279,8 +281,10 @@ void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
 void ClientSession::do_connect(std::uint32_t endpoint_id) {
     upstream_ = worker_.pools().create(endpoint_id);
     upstream_->stream.expires_after(config().defaults.timeouts.connect);
+    // Every upstream operation's handler holds the connection, so discarding it while an
+    // operation is pending only closes the socket; the memory lives until the handler runs.
     upstream_->stream.async_connect(snapshot_->endpoints[endpoint_id].addresses,
-                                    [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+                                    [self = shared_from_this(), keep = upstream_](error_code ec, const tcp::endpoint&) {
                                         self->on_connect(ec);
                                     });
 }
@@ -288,7 +292,7 @@ void ClientSession::do_connect(std::uint32_t endpoint_id) {
 void ClientSession::on_connect(error_code ec) {
     if (closed_ || exchange_failed_) return;
     if (ec) {
-        const bool timed_out = ec == beast::error::timeout;
+        connect_failure_ = ec == beast::error::timeout ? "upstream connect timed out" : "upstream refused the connection";
         report_upstream_failure();
         discard_upstream();
         // Nothing was sent, so another endpoint of the same version may take it (SPEC §4).
@@ -296,7 +300,7 @@ void ClientSession::on_connect(error_code ec) {
             retried_ = true;
             return do_acquire_upstream(endpoint_id_);
         }
-        return fail_exchange(502, timed_out ? "upstream connect timed out" : "upstream refused the connection");
+        return fail_exchange(502, connect_failure_);
     }
     error_code ignored;
     upstream_->stream.socket().set_option(tcp::no_delay(true), ignored);
@@ -306,7 +310,7 @@ void ClientSession::on_connect(error_code ec) {
 void ClientSession::do_send_head() {
     upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
     asio::async_write(upstream_->stream, asio::buffer(upstream_head_),
-                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_head_sent(ec); });
+                      [self = shared_from_this(), keep = upstream_](error_code ec, std::size_t) { self->on_head_sent(ec); });
 }
 
 bool ClientSession::may_replay(error_code ec) const {
@@ -420,7 +424,7 @@ void ClientSession::do_write_body(std::string_view data, std::size_t consume, bo
     body_write_consume_ = consume;
     body_write_last_ = last;
     upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
-    auto handler = [self = shared_from_this()](error_code ec, std::size_t) { self->on_body_written(ec); };
+    auto handler = [self = shared_from_this(), keep = upstream_](error_code ec, std::size_t) { self->on_body_written(ec); };
     if (!chunk_framed) return asio::async_write(upstream_->stream, asio::buffer(data.data(), data.size()), handler);
     if (last) return asio::async_write(upstream_->stream, asio::buffer(last_chunk.data(), last_chunk.size()), handler);
     // Re-encode each decoded span as one chunk: the upstream sees only canaryd's framing.
@@ -484,7 +488,9 @@ void ClientSession::do_read_response_header() {
     if (method_is_head_) response_->skip(true);
     upstream_->stream.expires_never();  // the response deadline is response_timer_
     bhttp::async_read_header(upstream_->stream, upstream_->buffer, *response_,
-                             [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_header(ec); });
+                             [self = shared_from_this(), keep = upstream_, seq = exchange_seq_](error_code ec, std::size_t) {
+                                 if (seq == self->exchange_seq_) self->on_response_header(ec);
+                             });
 }
 
 void ClientSession::on_response_header(error_code ec) {
@@ -649,7 +655,9 @@ void ClientSession::do_read_response_body() {
     response_op_pending_ = true;
     upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
     bhttp::async_read_some(upstream_->stream, upstream_->buffer, *response_,
-                           [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_body_read(ec); });
+                           [self = shared_from_this(), keep = upstream_, seq = exchange_seq_](error_code ec, std::size_t) {
+                               if (seq == self->exchange_seq_) self->on_response_body_read(ec);
+                           });
 }
 
 void ClientSession::on_response_body_read(error_code ec) {
@@ -705,8 +713,8 @@ void ClientSession::start_tunnel() {
     auto flush_then_pump = [self = shared_from_this()](bool client_to_upstream) {
         auto& pending = client_to_upstream ? self->client_buffer_ : self->upstream_->buffer;
         if (pending.size() == 0) return self->tunnel_pump(client_to_upstream);
-        auto write_done = [self, client_to_upstream](error_code ec, std::size_t) {
-            auto& buffer = client_to_upstream ? self->client_buffer_ : self->upstream_->buffer;
+        auto write_done = [self, keep = self->upstream_, client_to_upstream](error_code ec, std::size_t) {
+            auto& buffer = client_to_upstream ? self->client_buffer_ : keep->buffer;
             buffer.clear();
             if (ec) return self->close_tunnel();
             self->tunnel_pump(client_to_upstream);
@@ -723,10 +731,10 @@ void ClientSession::start_tunnel() {
 void ClientSession::tunnel_pump(bool client_to_upstream) {
     if (closed_ || !upstream_) return close_tunnel();
     char* buffer = tunnel_buffers_.get() + (client_to_upstream ? 0 : kBodyChunk);
-    auto on_read = [self = shared_from_this(), buffer, client_to_upstream](error_code ec, std::size_t n) {
+    auto on_read = [self = shared_from_this(), keep = upstream_, buffer, client_to_upstream](error_code ec, std::size_t n) {
         if (ec || self->closed_ || !self->upstream_) return self->close_tunnel();
         self->tunnel_activity_ = std::chrono::steady_clock::now();
-        auto on_written = [self, client_to_upstream](error_code e, std::size_t) {
+        auto on_written = [self, keep, client_to_upstream](error_code e, std::size_t) {
             if (e) return self->close_tunnel();
             self->tunnel_pump(client_to_upstream);
         };

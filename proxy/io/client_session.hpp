@@ -138,6 +138,7 @@ private:
     std::uint32_t endpoint_id_ = 0;
     std::shared_ptr<UpstreamConnection> upstream_;
     bool retried_ = false;
+    std::string connect_failure_;  // why the last connect failed, for the 502
     std::string upstream_head_;
     std::string request_id_;
     std::string upgrade_protocols_;
