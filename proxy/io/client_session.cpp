@@ -31,6 +31,7 @@ namespace {
 // Bounded relay buffers: memory per exchange does not grow with the body size (SPEC §4).
 constexpr std::size_t kBodyChunk = 16 * 1024;
 constexpr std::size_t kHeadReadChunk = 4 * 1024;
+constexpr std::size_t kUpstreamReadBuffer = 64 * 1024;
 // How long a closing connection keeps reading what the client still sends, so that the
 // kernel does not answer with RST and destroy the response just written (why nginx and
 // HAProxy linger).
@@ -649,6 +650,9 @@ void ClientSession::on_response_header_sent(error_code ec) {
 }
 
 void ClientSession::do_read_response_body() {
+    // Beast sizes each socket read by the buffer's spare capacity (512 bytes at least);
+    // without room to read into, a large body would arrive 512 bytes per system call.
+    if (upstream_->buffer.capacity() < kUpstreamReadBuffer) upstream_->buffer.reserve(kUpstreamReadBuffer);
     auto& body = response_->get().body();
     body.data = response_buffer();
     body.size = kBodyChunk;

@@ -39,6 +39,7 @@ void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, st
         return;
     }
     connection->stream.expires_never();
+    connection->buffer.shrink_to_fit();  // an idle connection keeps no read buffer
     connection->idle_since = std::chrono::steady_clock::now();
     idle.push_back(connection);
     watch(connection);
