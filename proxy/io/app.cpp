@@ -1,8 +1,15 @@
 #include "io/app.hpp"
 
+#include "admin/admin_request.hpp"
+#include "admin/status_view.hpp"
+#include "io/admin_auth.hpp"
+#include "io/admin_server.hpp"
+#include "io/backend_sampler.hpp"
 #include "io/config_file.hpp"
 #include "io/listener.hpp"
 #include "io/log.hpp"
+#include "io/metrics.hpp"
+#include "io/signals_aggregator.hpp"
 #include "io/worker.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,9 +25,17 @@ namespace canaryd::io {
 namespace asio = boost::asio;
 
 App::App(std::shared_ptr<const config::Config> config, AppOptions options)
-    : options_(std::move(options)), initial_config_(std::move(config)), control_(1) {}
+    : options_(std::move(options)),
+      initial_config_(std::move(config)),
+      control_(1),
+      metrics_(std::make_unique<Metrics>(std::make_shared<prometheus::Registry>())),
+      aggregator_(std::make_unique<SignalsAggregator>(*metrics_)),
+      tick_timer_(control_) {}
 
 App::~App() {
+    if (sampler_) sampler_->stop();
+    if (admin_) admin_->stop();
+    tick_timer_.cancel();
     for (auto& listener : listeners_) listener->stop();
     // A pending accept holds a socket that belongs to a worker's io_context: let the aborted
     // accepts complete before the workers (and their io_contexts) go away.
@@ -32,19 +47,21 @@ App::~App() {
 
 void App::start() {
     const auto& config = *initial_config_;
+    const unsigned threads = config.threads != 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+    runtimes_.set_workers(threads);
     auto build = build_snapshot(initial_config_, ++generation_, endpoint_ids_, runtimes_);
     if (!build.snapshot) {
         std::string message = "cannot start:";
         for (const auto& e : build.errors) message += "\n  " + e;
         throw StartupError(message);
     }
+    aggregator_->prepare(*build.snapshot);
     snapshots_.publish(build.snapshot);
 
     for (const auto& listener : config.listeners)
         if (listener.tls)
             throw StartupError("listener " + listener.address.to_string() + ": TLS is not supported yet by this build");
 
-    unsigned threads = config.threads != 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
     std::random_device entropy;
     for (unsigned i = 0; i < threads; ++i) {
         const std::uint64_t seed = options_.seed != 0 ? options_.seed + i : (std::uint64_t{entropy()} << 32) ^ entropy();
@@ -68,7 +85,29 @@ void App::start() {
             throw StartupError("listener " + listener_config.address.to_string() + ": " + err.message());
         listeners_.push_back(listener);
     }
+    if (!config.admin.token_file.empty()) admin_token_ = read_admin_token(config.admin.token_file);
+    admin_ = std::make_shared<AdminServer>(control_, [this](const AdminHttpRequest& r) { return handle_admin(r); });
+    {
+        boost::system::error_code ec;
+        auto address = asio::ip::make_address(config.admin.address.host == "localhost" ? "127.0.0.1" : config.admin.address.host, ec);
+        if (ec) throw StartupError("admin.address " + config.admin.address.to_string() + ": not an IP address");
+        if (auto err = admin_->open(tcp::endpoint(address, config.admin.address.port)))
+            throw StartupError("admin.address " + config.admin.address.to_string() + ": " + err.message());
+    }
+
     for (auto& w : workers_) w->start();
+    admin_->start();
+    log::info("admin_listening", {{"address", config.admin.address.host + ":" + std::to_string(admin_->port())},
+                                  {"token", !admin_token_.empty()}});
+    sampler_ = std::make_unique<BackendSampler>(
+        snapshots_, [this](const std::string& route, config::Role role, const std::string& source, BackendReading reading) {
+            asio::post(control_, [this, route, role, source, reading = std::move(reading)]() mutable {
+                aggregator_->set_backend(route, role, source, std::move(reading));
+            });
+        });
+    sampler_->start();
+    started_at_ = std::chrono::steady_clock::now();
+    schedule_tick();
     for (auto& listener : listeners_) {
         listener->start();
         log::info("listening", {{"address", listener->config().address.host + ":" + std::to_string(listener->port())},
@@ -88,6 +127,9 @@ int App::run() {
 
 void App::stop() {
     asio::post(control_, [this] {
+        if (sampler_) sampler_->stop();
+        if (admin_) admin_->stop();
+        tick_timer_.cancel();
         for (auto& listener : listeners_) listener->stop();
         if (signals_) signals_->cancel();
         for (auto& worker : workers_) worker->stop();
@@ -97,6 +139,59 @@ void App::stop() {
 }
 
 std::uint16_t App::listener_port(std::size_t index) const { return listeners_.at(index)->port(); }
+
+std::uint16_t App::admin_port() const { return admin_ ? admin_->port() : 0; }
+
+void App::schedule_tick() {
+    tick_timer_.expires_at(started_at_ + std::chrono::seconds(tick_ + 1));
+    tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) on_tick();
+    });
+}
+
+void App::on_tick() {
+    ++tick_;
+    if (auto snapshot = snapshots_.load()) aggregator_->tick(tick_, *snapshot);
+    schedule_tick();
+}
+
+AdminHttpResponse App::handle_admin(const AdminHttpRequest& request) {
+    AdminHttpResponse response;
+    auto text = [&](unsigned status, std::string body) {
+        response.status = status;
+        response.body = std::move(body);
+        return response;
+    };
+    // Every mutating call is authenticated before its path is even looked at (SPEC §7).
+    if (admin::is_mutating_method(request.method) && !admin_token_.empty() &&
+        !bearer_token_matches(request.authorization, admin_token_)) {
+        response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"canaryd\"");
+        return text(401, "401 Unauthorized: this call needs Authorization: Bearer <admin token>\n");
+    }
+    const auto route = admin::route_admin_request(request.method, request.target);
+    if (route.error_status == 405) {
+        response.headers.emplace_back("Allow", route.allow);
+        return text(405, "405 Method Not Allowed: use " + route.allow + "\n");
+    }
+    if (route.error_status != 0) return text(404, "404 Not Found: no admin endpoint " + request.target + "\n");
+    switch (route.endpoint) {
+        case admin::Endpoint::healthz: return text(200, "ok\n");
+        case admin::Endpoint::readyz:
+            return draining_ ? text(503, "draining\n") : text(200, "ready\n");
+        case admin::Endpoint::status: {
+            auto snapshot = snapshots_.load();
+            auto view = aggregator_->status(*snapshot);
+            view.draining = draining_;
+            response.content_type = "application/json";
+            return text(200, admin::render_status_json(view));
+        }
+        case admin::Endpoint::metrics:
+            response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            return text(200, metrics_->serialize());
+        default:
+            return text(501, "501 Not Implemented: " + request.target + " is not built yet\n");
+    }
+}
 
 void App::watch_signals() {
     signals_.emplace(control_, SIGHUP, SIGTERM, SIGINT);
@@ -120,10 +215,12 @@ void App::reload_from_file() {
     if (!result.ok()) {
         for (const auto& e : result.errors)
             log::error("reload_failed", {{"error", config::format_error(options_.config_path, e)}});
+        metrics_->config_reloads.Add({{"result", "fail"}}).Increment();
         return;
     }
     auto errors = apply_config(result.config);
     for (const auto& e : errors) log::error("reload_failed", {{"error", e}});
+    metrics_->config_reloads.Add({{"result", errors.empty() ? "success" : "fail"}}).Increment();
     if (errors.empty()) log::info("reloaded", {{"generation", generation_}});
 }
 
@@ -140,6 +237,7 @@ std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config>
         const std::uint32_t old_configured = old && old->canary ? old->canary_weight_bp : 0;
         if (!old || configured != old_configured) route.runtime->canary_weight_bp.store(configured, std::memory_order_release);
     }
+    aggregator_->prepare(*build.snapshot);
     snapshots_.publish(build.snapshot);
     return {};
 }

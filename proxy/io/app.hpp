@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <optional>
@@ -17,8 +18,14 @@
 
 namespace canaryd::io {
 
+class AdminServer;
+class BackendSampler;
 class Listener;
+class SignalsAggregator;
 class Worker;
+struct AdminHttpRequest;
+struct AdminHttpResponse;
+struct Metrics;
 
 // A start-up failure with an operator-facing message; caught in main.
 struct StartupError : std::runtime_error {
@@ -47,6 +54,7 @@ public:
 
     // Bound port of listeners[index] (useful with port 0).
     std::uint16_t listener_port(std::size_t index) const;
+    std::uint16_t admin_port() const;
     std::shared_ptr<const Snapshot> snapshot() const { return snapshots_.load(); }
     // Replaces the config as a reload would (used by SIGHUP and by tests). Returns the errors,
     // empty on success.
@@ -56,6 +64,9 @@ public:
 private:
     void watch_signals();
     void reload_from_file();
+    void schedule_tick();
+    void on_tick();
+    AdminHttpResponse handle_admin(const AdminHttpRequest& request);
 
     AppOptions options_;
     std::shared_ptr<const config::Config> initial_config_;
@@ -67,6 +78,15 @@ private:
     std::uint64_t generation_ = 0;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::shared_ptr<Listener>> listeners_;
+    std::unique_ptr<Metrics> metrics_;
+    std::unique_ptr<SignalsAggregator> aggregator_;
+    std::unique_ptr<BackendSampler> sampler_;
+    std::shared_ptr<AdminServer> admin_;
+    std::string admin_token_;  // empty: mutating calls need no token (loopback only)
+    boost::asio::steady_timer tick_timer_;
+    std::chrono::steady_clock::time_point started_at_{};
+    std::int64_t tick_ = 0;
+    bool draining_ = false;
     bool started_ = false;
 };
 

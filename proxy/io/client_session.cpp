@@ -248,6 +248,9 @@ void ClientSession::on_head(const http::RequestHead& head) {
     input.random_bp = worker_.random_bp();
     const auto weight = route_->runtime->canary_weight_bp.load(std::memory_order_acquire);
     role_ = routing::choose_version(weight, route_->has_canary, input).role;
+    started_ = std::chrono::steady_clock::now();
+    recorder_ = &route_->runtime->recorder(worker_.index(), role_);
+    recorder_->begin();
 
     const auto& version = route_->versions[static_cast<std::size_t>(role_)];
     http::ForwardInfo info;
@@ -270,8 +273,8 @@ void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
     const int id = worker_.health().pick(version.endpoint_ids, worker_.cursor(route_index, role_),
                                          std::chrono::steady_clock::now(), exclude_endpoint);
     if (id < 0) {
-        if (exclude_endpoint >= 0) return fail_exchange(502, connect_failure_);
-        return fail_exchange(503, "no endpoint available");
+        if (exclude_endpoint >= 0) return fail_exchange(502, connect_failure_, analysis::ErrorKind::connect);
+        return fail_exchange(503, "no endpoint available", analysis::ErrorKind::no_endpoint);
     }
     endpoint_id_ = static_cast<std::uint32_t>(id);
     upstream_ = worker_.pools().take(endpoint_id_, config().defaults.timeouts.idle);
@@ -301,7 +304,7 @@ void ClientSession::on_connect(error_code ec) {
             retried_ = true;
             return do_acquire_upstream(endpoint_id_);
         }
-        return fail_exchange(502, connect_failure_);
+        return fail_exchange(502, connect_failure_, analysis::ErrorKind::connect);
     }
     error_code ignored;
     upstream_->stream.socket().set_option(tcp::no_delay(true), ignored);
@@ -335,7 +338,7 @@ void ClientSession::on_head_sent(error_code ec) {
     if (ec) {
         if (may_replay(ec)) return replay_on_fresh_connection();
         report_upstream_failure();
-        return fail_exchange(502, "sending the request upstream failed: " + ec.message());
+        return fail_exchange(502, "sending the request upstream failed: " + ec.message(), analysis::ErrorKind::reset);
     }
     response_op_pending_ = true;
     do_read_response_header();
@@ -375,7 +378,7 @@ void ClientSession::pump_request_body() {
             body_bytes_ += step.data.size();
             if (body_bytes_ > config().defaults.limits.body_bytes) {
                 client_buffer_.clear();
-                return fail_exchange(413, "request body exceeds the limit");
+                return fail_exchange(413, "request body exceeds the limit", std::nullopt);
             }
             return do_write_body(step.data, step.consumed, true, false);
         case http::ChunkedDecoder::Status::need_more:
@@ -386,7 +389,7 @@ void ClientSession::pump_request_body() {
             return do_write_body({}, 0, true, true);
         case http::ChunkedDecoder::Status::error:
             client_buffer_.clear();  // nothing after a bad chunk is ever parsed
-            return fail_exchange(400, std::string("invalid chunked body: ") + decoder_->error());
+            return fail_exchange(400, std::string("invalid chunked body: ") + decoder_->error(), std::nullopt);
     }
 }
 
@@ -412,7 +415,7 @@ void ClientSession::on_body_bytes(error_code ec, std::size_t bytes) {
     if (!ec) client_buffer_.commit(bytes);
     if (exchange_failed_ || response_complete_) return body_pump_stopped();
     if (ec) {
-        if (read_timed_out_) return fail_exchange(408, "request body not received in time");
+        if (read_timed_out_) return fail_exchange(408, "request body not received in time", std::nullopt);
         return abort();  // the client went away mid-body: nothing to answer
     }
     pump_request_body();
@@ -447,7 +450,7 @@ void ClientSession::on_body_written(error_code ec) {
     if (exchange_failed_ || response_complete_) return body_pump_stopped();
     if (ec) {
         report_upstream_failure();
-        return fail_exchange(502, "sending the request body upstream failed: " + ec.message());
+        return fail_exchange(502, "sending the request body upstream failed: " + ec.message(), analysis::ErrorKind::reset);
     }
     client_buffer_.consume(body_write_consume_);
     if (!chunked_request_) body_remaining_ -= body_write_consume_;
@@ -500,11 +503,14 @@ void ClientSession::on_response_header(error_code ec) {
     if (ec) {
         if (response_timed_out_) {
             report_upstream_failure();
-            return fail_exchange(504, "upstream did not answer in time");
+            return fail_exchange(504, "upstream did not answer in time", analysis::ErrorKind::timeout);
         }
         if (may_replay(ec)) return replay_on_fresh_connection();
         report_upstream_failure();
-        return fail_exchange(502, "invalid or missing upstream response: " + ec.message());
+        const bool reset = ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
+                           ec == asio::error::connection_reset || ec == bhttp::error::partial_message;
+        return fail_exchange(502, "invalid or missing upstream response: " + ec.message(),
+                             reset ? analysis::ErrorKind::reset : analysis::ErrorKind::invalid_response);
     }
     const auto& response = response_->get();
     std::vector<http::Field> fields;
@@ -512,14 +518,18 @@ void ClientSession::on_response_header(error_code ec) {
     for (const auto& f : response) fields.push_back({f.name_string(), f.value()});
     if (auto problem = http::check_response_framing(fields); !problem.empty()) {
         report_upstream_failure();
-        return fail_exchange(502, problem);
+        return fail_exchange(502, problem, analysis::ErrorKind::invalid_response);
     }
     const unsigned status = response.result_int();
     if (status == 101) {
         const auto chosen = response[bhttp::field::upgrade];
         if (!upgrade_requested_ || !offered(upgrade_protocols_, chosen))
-            return fail_exchange(502, "upstream switched protocols without a matching upgrade request");
+            return fail_exchange(502, "upstream switched protocols without a matching upgrade request",
+                                 analysis::ErrorKind::invalid_response);
         response_timer_.cancel();
+        latency_us_ = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                     std::chrono::steady_clock::now() - started_).count());
+        final_status_ = 101;
         return do_send_response_header();
     }
     if (status >= 100 && status < 200) {
@@ -546,6 +556,9 @@ void ClientSession::on_response_header(error_code ec) {
 }
 
 void ClientSession::on_final_response_header() {
+    latency_us_ = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
+    final_status_ = response_->get().result_int();
     response_timer_.cancel();
     expect_timer_.cancel();
     upstream_keep_alive_ = response_->get().keep_alive();
@@ -672,6 +685,7 @@ void ClientSession::on_response_body_read(error_code ec) {
         // The upstream failed mid-body. The client must see a broken response, never a short
         // one that looks complete (no fake chunk terminator).
         report_upstream_failure();
+        record_error(final_status_, analysis::ErrorKind::reset);
         return abort();
     }
     const bool done = response_->is_done();
@@ -700,6 +714,7 @@ void ClientSession::on_response_body_written(error_code ec) {
 
 void ClientSession::response_finished() {
     response_complete_ = true;
+    record_response();
     worker_.health().report_success(endpoint_id_);
     end_exchange();
 }
@@ -707,6 +722,7 @@ void ClientSession::response_finished() {
 // ---------------------------------------------------------------- upgrade tunnel
 
 void ClientSession::start_tunnel() {
+    record_response();
     // From here on the bytes are the upgraded protocol's; canaryd only copies them, with its
     // own idle timeout (timeouts.tunnel_idle).
     upstream_->stream.expires_never();
@@ -796,8 +812,11 @@ void ClientSession::end_exchange() {
     do_close();
 }
 
-void ClientSession::fail_exchange(unsigned status, std::string detail) {
+void ClientSession::fail_exchange(unsigned status, std::string detail,
+                                  std::optional<analysis::ErrorKind> upstream_error) {
     if (exchange_failed_ || closed_) return;
+    if (upstream_error) record_error(status, *upstream_error);
+    else record_abandoned();  // the client's fault (408, 413, bad chunk): not the version's
     exchange_failed_ = true;
     response_timer_.cancel();
     expect_timer_.cancel();
@@ -875,8 +894,29 @@ void ClientSession::do_linger_read() {
     });
 }
 
+void ClientSession::record_response() {
+    if (!recorder_) return;
+    const auto& statuses = snapshot_->config->defaults.signals.failure_statuses;
+    recorder_->finish(final_status_, latency_us_, analysis::is_failure(final_status_, false, statuses), std::nullopt);
+    recorder_ = nullptr;
+}
+
+void ClientSession::record_error(unsigned status, analysis::ErrorKind kind) {
+    if (!recorder_) return;
+    const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+    recorder_->finish(status, static_cast<std::uint64_t>(elapsed.count()), true, kind);
+    recorder_ = nullptr;
+}
+
+void ClientSession::record_abandoned() {
+    if (!recorder_) return;
+    recorder_->abandon();
+    recorder_ = nullptr;
+}
+
 void ClientSession::abort() {
     if (closed_) return;
+    record_abandoned();
     closed_ = true;
     exchange_failed_ = true;
     discard_upstream();

@@ -11,6 +11,8 @@
 // and only ever this connection's.
 #pragma once
 
+#include "analysis/outcome.hpp"
+#include "analysis/recorder.hpp"
 #include "config/config.hpp"
 #include "http/chunked_decoder.hpp"
 #include "io/snapshot.hpp"
@@ -100,7 +102,11 @@ private:
     void close_tunnel();
     // End of an exchange.
     void end_exchange();
-    void fail_exchange(unsigned status, std::string detail);
+    void fail_exchange(unsigned status, std::string detail, std::optional<analysis::ErrorKind> upstream_error);
+    // Signals: every routed request ends in exactly one of these.
+    void record_response();
+    void record_error(unsigned status, analysis::ErrorKind kind);
+    void record_abandoned();
     void send_error(unsigned status, std::string_view detail, bool force_close);
     void on_error_sent(error_code ec);
     // Connection-level helpers.
@@ -136,6 +142,10 @@ private:
     const CompiledRoute* route_ = nullptr;
     config::Role role_ = config::Role::stable;
     std::uint32_t endpoint_id_ = 0;
+    analysis::VersionRecorder* recorder_ = nullptr;  // set while an outcome is owed
+    std::chrono::steady_clock::time_point started_{};
+    std::uint64_t latency_us_ = 0;  // request head received -> upstream response header
+    unsigned final_status_ = 0;
     std::shared_ptr<UpstreamConnection> upstream_;
     bool retried_ = false;
     std::string connect_failure_;  // why the last connect failed, for the 502

@@ -15,6 +15,8 @@ std::string demo_config_yaml(const std::string& listen, std::uint16_t stable_por
     return "threads: 2\n"
            "listeners:\n"
            "  - address: " + listen + "\n"
+           "admin:\n"
+           "  address: 127.0.0.1:9901\n"
            "defaults:\n"
            "  version_header: x-canaryd-version\n"
            "routes:\n"

@@ -1,6 +1,6 @@
 #include "io/log.hpp"
 
-#include <boost/json/serialize.hpp>
+#include "json/json_text.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -47,7 +47,7 @@ void write(Level level, std::string_view event, boost::json::object fields) {
     line["level"] = level_name(level);
     line["event"] = event;
     for (auto& field : fields) line[field.key()] = std::move(field.value());
-    std::string text = boost::json::serialize(line);
+    std::string text = json::to_text(line);
     text += '\n';
     // One fwrite per line: stdio locks the stream, so lines from threads never interleave.
     std::fwrite(text.data(), 1, text.size(), stderr);

@@ -21,10 +21,16 @@ std::shared_ptr<rollout::RouteRuntime> RuntimeRegistry::get_or_create(const std:
     std::lock_guard lock(mutex_);
     auto& slot = routes_[route_name];
     if (!slot) {
-        slot = std::make_shared<rollout::RouteRuntime>(route_name);
+        slot = std::make_shared<rollout::RouteRuntime>(route_name, workers_);
         slot->canary_weight_bp.store(initial_weight_bp, std::memory_order_release);
     }
     return slot;
+}
+
+std::shared_ptr<rollout::RouteRuntime> RuntimeRegistry::find(const std::string& route_name) {
+    std::lock_guard lock(mutex_);
+    auto it = routes_.find(route_name);
+    return it == routes_.end() ? nullptr : it->second;
 }
 
 namespace {

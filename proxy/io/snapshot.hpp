@@ -37,10 +37,15 @@ private:
 // never resets a weight or a latched rollback.
 class RuntimeRegistry {
 public:
+    explicit RuntimeRegistry(unsigned workers = 1) : workers_(workers) {}
+    void set_workers(unsigned workers) { workers_ = workers; }  // before the first route
+
     std::shared_ptr<rollout::RouteRuntime> get_or_create(const std::string& route_name,
                                                          std::uint32_t initial_weight_bp);
+    std::shared_ptr<rollout::RouteRuntime> find(const std::string& route_name);
 
 private:
+    unsigned workers_;
     std::mutex mutex_;
     std::map<std::string, std::shared_ptr<rollout::RouteRuntime>, std::less<>> routes_;
 };

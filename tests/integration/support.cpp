@@ -60,7 +60,9 @@ std::vector<RecordedRequest> Upstream::recorded() const {
 
 Proxy::Proxy(const std::string& yaml, std::uint64_t seed) {
     log::set_min_level(log::Level::error);
-    auto loaded = config::load_config(yaml);
+    // Tests run in parallel: the admin listener gets a free port unless the test chose one.
+    const bool has_admin = yaml.starts_with("admin:") || yaml.find("\nadmin:") != std::string::npos;
+    auto loaded = config::load_config(has_admin ? yaml : yaml + "admin: {address: 127.0.0.1:0}\n");
     for (const auto& e : loaded.errors) FAIL_CHECK(config::format_error("test.yaml", e));
     REQUIRE(loaded.ok());
     io::AppOptions options;

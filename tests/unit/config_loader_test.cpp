@@ -198,9 +198,46 @@ TEST_CASE("keys not built yet are reported, never silently ignored") {
     auto e = only_error(std::string(kMinimal) + "    analysis: {interval: 1s}\n");
     CHECK(e.path == "routes[0].analysis");
     CHECK(e.message.find("not supported yet") != std::string::npos);
-    auto s = only_error("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
-                        "    stable: {version: v1, endpoints: [], signals: {scrape: http://x/metrics}}\n");
-    CHECK(s.path == "routes[0].stable.signals");
+}
+
+TEST_CASE("signal settings and backend signal sources") {
+    auto result = load_config(R"(listeners: [{address: 127.0.0.1:8080}]
+defaults:
+  signals: {window: 30s, failure_statuses: [5xx, 429]}
+routes:
+  - name: a
+    match: {host: a.example}
+    stable: {version: v1, endpoints: [10.0.0.1:80], signals: {pid_file: /run/a.pid}}
+    canary: {version: v2, endpoints: [10.0.0.2:80], signals: {cgroup: [/sys/fs/cgroup/a, /sys/fs/cgroup/b]}}
+  - name: b
+    match: {host: b.example}
+    stable: {version: v1, endpoints: [10.0.0.3:80], signals: {scrape: "http://10.0.0.3:9100/metrics"}}
+    canary: {version: v2, endpoints: [10.0.0.4:80], signals: {scrape_path: /metrics}}
+)");
+    for (const auto& e : result.errors) INFO(format_error("f", e));
+    REQUIRE(result.ok());
+    const auto& c = *result.config;
+    CHECK(c.defaults.signals.window == Duration{30'000});
+    CHECK(c.defaults.signals.failure_statuses.matches(503));
+    CHECK(c.defaults.signals.failure_statuses.matches(429));
+    CHECK_FALSE(c.defaults.signals.failure_statuses.matches(404));
+    CHECK(c.routes[0].stable.signals.source == BackendSignals::Source::pid_file);
+    CHECK(c.routes[0].stable.signals.paths == std::vector<std::string>{"/run/a.pid"});
+    CHECK(c.routes[0].canary->signals.paths.size() == 2);
+    CHECK(c.routes[1].stable.signals.scrape_url == "http://10.0.0.3:9100/metrics");
+    CHECK(c.routes[1].canary->signals.scrape_path == "/metrics");
+
+    const std::string base = "listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: a\n    stable: {version: v1, endpoints: [], signals: ";
+    CHECK(only_error(base + "{pid_file: /a, cgroup: /b}}\n").message.find("exactly one") != std::string::npos);
+    CHECK(only_error(base + "{scrape: https://x/metrics}}\n").message.find("https") != std::string::npos);
+    CHECK(only_error(base + "{scrape_path: metrics}}\n").message.find("start with '/'") != std::string::npos);
+    CHECK(only_error(base + "{cgroup: []}}\n").message.find("must not be empty") != std::string::npos);
+    auto bad_status = only_error("listeners: [{address: 127.0.0.1:8080}]\ndefaults: {signals: {failure_statuses: [5XX]}}\n"
+                                 "routes:\n  - name: a\n    stable: {version: v1, endpoints: []}\n");
+    CHECK(bad_status.path == "defaults.signals.failure_statuses[0]");
+    auto bad_window = only_error("listeners: [{address: 127.0.0.1:8080}]\ndefaults: {signals: {window: 1500ms}}\n"
+                                 "routes:\n  - name: a\n    stable: {version: v1, endpoints: []}\n");
+    CHECK(bad_window.path == "defaults.signals.window");
 }
 
 TEST_CASE("a non-loopback admin address needs a token") {

@@ -5,6 +5,8 @@
 // rollback) never lives here.
 #pragma once
 
+#include "analysis/outcome.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -67,7 +69,14 @@ struct UpstreamPool {
     std::uint32_t max_idle_per_endpoint = 32;  // per worker thread
 };
 
+// Per-version request signals (SPEC §5).
+struct SignalsSettings {
+    Duration window{60'000};                    // sliding window of one-second buckets
+    analysis::FailureStatuses failure_statuses;  // default: every 5xx
+};
+
 struct Defaults {
+    SignalsSettings signals;
     Timeouts timeouts;
     Limits limits;
     UpstreamPool upstream;
@@ -79,9 +88,20 @@ struct Defaults {
 enum class Role : std::uint8_t { stable = 0, canary = 1 };
 const char* to_string(Role role);
 
+// Where a version's backend CPU and memory come from (SPEC §5).
+struct BackendSignals {
+    enum class Source : std::uint8_t { none, pid_file, cgroup, scrape, scrape_path };
+    Source source = Source::none;
+    std::vector<std::string> paths;  // pid files or cgroup v2 directories, summed
+    std::string scrape_url;          // scrape: one Prometheus text endpoint for the version
+    std::string scrape_path;         // scrape_path: this path on every endpoint, summed
+};
+const char* to_string(BackendSignals::Source source);
+
 struct Version {
     std::string release;  // the `version:` label, e.g. "v42"
     std::vector<HostPort> endpoints;
+    BackendSignals signals;
 };
 
 struct Match {

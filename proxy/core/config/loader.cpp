@@ -123,8 +123,9 @@ private:
     }
 
     void load_defaults(const YAML::Node& node, Defaults& defaults) {
-        MapFields fields(reader_, node, "defaults", {"timeouts", "limits", "upstream", "version_header"});
+        MapFields fields(reader_, node, "defaults", {"signals", "timeouts", "limits", "upstream", "version_header"});
         if (!fields.valid()) return;
+        if (auto sig = fields.get("signals"); sig.IsDefined()) load_signal_settings(sig, defaults.signals);
         if (auto t = fields.get("timeouts"); t.IsDefined()) {
             MapFields timeouts(reader_, t, "defaults.timeouts",
                                {"connect", "header", "upstream_response", "idle", "body", "tunnel_idle",
@@ -185,10 +186,82 @@ private:
         }
     }
 
+    void load_signal_settings(const YAML::Node& node, SignalsSettings& settings) {
+        MapFields fields(reader_, node, "defaults.signals", {"window", "failure_statuses"});
+        if (!fields.valid()) return;
+        if (auto w = fields.get("window"); w.IsDefined()) {
+            auto d = reader_.duration(w, "defaults.signals.window");
+            if (d && (d->count() < 1'000 || d->count() > 3'600'000 || d->count() % 1'000 != 0))
+                reader_.error(w, "defaults.signals.window", "must be whole seconds between 1s and 1h");
+            else if (d)
+                settings.window = *d;
+        }
+        if (auto f = fields.get("failure_statuses"); f.IsDefined() && reader_.expect_sequence(f, "defaults.signals.failure_statuses")) {
+            settings.failure_statuses.clear();
+            for (std::size_t i = 0; i < f.size(); ++i) {
+                const std::string item_path = "defaults.signals.failure_statuses[" + std::to_string(i) + "]";
+                auto text = reader_.string(f[i], item_path);
+                if (!text) continue;
+                // "5xx" names a class, "429" a single status.
+                if (text->size() == 3 && (*text)[0] >= '1' && (*text)[0] <= '5' && (*text)[1] == 'x' && (*text)[2] == 'x') {
+                    settings.failure_statuses.add_class(static_cast<unsigned>((*text)[0] - '0'));
+                } else if (text->size() == 3 && text->find_first_not_of("0123456789") == std::string::npos &&
+                           (*text)[0] >= '1' && (*text)[0] <= '5') {
+                    settings.failure_statuses.add_code(static_cast<unsigned>(std::stoi(*text)));
+                } else {
+                    reader_.error(f[i], item_path, "expected a status such as 503 or a class such as 5xx, got '" + *text + "'");
+                }
+            }
+        }
+    }
+
+    void load_backend_signals(const YAML::Node& node, const std::string& path, BackendSignals& out) {
+        MapFields fields(reader_, node, path, {"pid_file", "cgroup", "scrape", "scrape_path"});
+        if (!fields.valid()) return;
+        int given = 0;
+        for (auto key : {"pid_file", "cgroup", "scrape", "scrape_path"}) given += fields.has(key);
+        if (given != 1) {
+            reader_.error(node, path, "give exactly one of pid_file, cgroup, scrape or scrape_path");
+            return;
+        }
+        auto read_paths = [&](std::string_view key) {
+            auto n = fields.get(key);
+            const std::string key_path = fields.path_of(key);
+            if (n.IsSequence()) {
+                if (n.size() == 0) reader_.error(n, key_path, "must not be empty");
+                for (std::size_t i = 0; i < n.size(); ++i)
+                    if (auto p = reader_.non_empty_string(n[i], key_path + "[" + std::to_string(i) + "]")) out.paths.push_back(*p);
+            } else if (auto p = reader_.non_empty_string(n, key_path)) {
+                out.paths.push_back(*p);
+            }
+        };
+        if (fields.has("pid_file")) {
+            out.source = BackendSignals::Source::pid_file;
+            read_paths("pid_file");
+        } else if (fields.has("cgroup")) {
+            out.source = BackendSignals::Source::cgroup;
+            read_paths("cgroup");
+        } else if (fields.has("scrape")) {
+            out.source = BackendSignals::Source::scrape;
+            auto n = fields.get("scrape");
+            if (auto url = reader_.string(n, fields.path_of("scrape"))) {
+                auto parsed = parse_http_url(*url);
+                if (!parsed.value) reader_.error(n, fields.path_of("scrape"), parsed.error);
+                else out.scrape_url = *url;
+            }
+        } else {
+            out.source = BackendSignals::Source::scrape_path;
+            auto n = fields.get("scrape_path");
+            if (auto p = reader_.string(n, fields.path_of("scrape_path"))) {
+                if (!p->starts_with('/')) reader_.error(n, fields.path_of("scrape_path"), "must start with '/'");
+                else out.scrape_path = *p;
+            }
+        }
+    }
+
     std::optional<Version> load_version(const YAML::Node& node, const std::string& path) {
         MapFields fields(reader_, node, path, {"version", "endpoints", "signals"});
         if (!fields.valid()) return std::nullopt;
-        unsupported(fields, "signals");
         Version version;
         if (auto v = fields.require("version"); v.IsDefined())
             version.release = reader_.non_empty_string(v, fields.path_of("version")).value_or("");
@@ -204,6 +277,7 @@ private:
                 version.endpoints.push_back(*hp);
             }
         }
+        if (auto sig = fields.get("signals"); sig.IsDefined()) load_backend_signals(sig, fields.path_of("signals"), version.signals);
         return version;
     }
 

@@ -160,6 +160,28 @@ Parsed<HostPort> parse_host_port(std::string_view text, bool allow_port_zero) {
     return P::ok(HostPort{std::move(host), static_cast<std::uint16_t>(port)});
 }
 
+Parsed<HttpUrl> parse_http_url(std::string_view text) {
+    using P = Parsed<HttpUrl>;
+    const std::string original(text);
+    if (text.starts_with("https://")) return P::fail("https scrape URLs are not supported: '" + original + "'");
+    if (!text.starts_with("http://")) return P::fail("expected an http:// URL, got '" + original + "'");
+    text.remove_prefix(7);
+    const auto slash = text.find('/');
+    const std::string_view authority = text.substr(0, slash);
+    HttpUrl url;
+    if (slash != std::string_view::npos) url.target = std::string(text.substr(slash));
+    for (char c : url.target)
+        if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '#')
+            return P::fail("invalid character in the path of '" + original + "'");
+    const bool has_port = authority.starts_with('[') ? authority.find("]:") != std::string_view::npos
+                                                      : authority.find(':') != std::string_view::npos;
+    auto hp = parse_host_port(has_port ? std::string(authority) : std::string(authority) + ":80", false);
+    if (!hp.value) return P::fail("invalid host in URL '" + original + "': " + hp.error);
+    url.host = hp.value->host;
+    url.port = hp.value->port;
+    return P::ok(std::move(url));
+}
+
 bool is_loopback_host(std::string_view host) {
     return host == "localhost" || host == "::1" || host.starts_with("127.");
 }

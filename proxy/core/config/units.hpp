@@ -34,6 +34,14 @@ Parsed<std::uint32_t> parse_weight_bp(std::string_view text);
 // "10.0.0.1:8080", "backend.local:80", "[::1]:8080". Port 0 is allowed only if allow_port_zero.
 Parsed<HostPort> parse_host_port(std::string_view text, bool allow_port_zero);
 
+// "http://host:port/path" (port defaults to 80, path to "/"). https is not supported.
+struct HttpUrl {
+    std::string host;
+    std::uint16_t port = 80;
+    std::string target = "/";
+};
+Parsed<HttpUrl> parse_http_url(std::string_view text);
+
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);
 

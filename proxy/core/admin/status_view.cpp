@@ -1,0 +1,75 @@
+#include "admin/status_view.hpp"
+
+#include "analysis/outcome.hpp"
+#include "json/json_text.hpp"
+
+#include <boost/json.hpp>
+
+#include <cmath>
+
+namespace canaryd::admin {
+namespace {
+
+// Rounds to `step` (a power of ten below 1) so that JSON shows 0.351, not 0.35100000000000003:
+// dividing by the integer 1/step gives the double nearest to the decimal.
+double round_to(double value, double step) {
+    const double scale = std::round(1.0 / step);
+    return std::round(value * scale) / scale;
+}
+
+boost::json::value version_json(const VersionStatus& v) {
+    boost::json::object o;
+    o["release"] = v.release;
+    o["endpoints"] = v.endpoints;
+    o["requests"] = v.requests;
+    o["success_rate"] = round_to(v.success_rate, 1e-6);
+    o["latency_p50_ms"] = round_to(v.latency_p50_ms, 1e-3);
+    o["latency_p90_ms"] = round_to(v.latency_p90_ms, 1e-3);
+    o["latency_p99_ms"] = round_to(v.latency_p99_ms, 1e-3);
+    o["traffic_share"] = round_to(v.traffic_share, 1e-3);
+    o["in_flight"] = v.in_flight;
+    boost::json::object errors;
+    for (std::size_t i = 0; i < v.upstream_errors.size(); ++i)
+        errors[analysis::to_string(static_cast<analysis::ErrorKind>(i))] = v.upstream_errors[i];
+    o["upstream_errors"] = std::move(errors);
+    o["cpu_cores"] = v.cpu_cores ? boost::json::value(round_to(*v.cpu_cores, 1e-4)) : boost::json::value(nullptr);
+    o["memory_bytes"] = v.memory_bytes ? boost::json::value(*v.memory_bytes) : boost::json::value(nullptr);
+    if (!v.signal_error.empty()) o["signal_error"] = v.signal_error;
+    return o;
+}
+
+}  // namespace
+
+std::string render_status_json(const StatusView& view) {
+    boost::json::object root;
+    root["config_generation"] = view.config_generation;
+    root["canaryd_version"] = view.version;
+    root["draining"] = view.draining;
+    root["window_seconds"] = view.window_seconds;
+    boost::json::array routes;
+    for (const auto& r : view.routes) {
+        boost::json::object o;
+        o["name"] = r.name;
+        o["state"] = r.state;
+        o["canary_weight"] = round_to(r.canary_weight, 0.01);
+        o["configured_weight"] = round_to(r.configured_weight, 0.01);
+        o["step"] = r.step ? boost::json::value(*r.step) : boost::json::value(nullptr);
+        o["stable"] = version_json(r.stable);
+        o["canary"] = r.canary ? version_json(*r.canary) : boost::json::value(nullptr);
+        if (r.last_decision) {
+            boost::json::object d;
+            d["time"] = r.last_decision->time;
+            d["verdict"] = r.last_decision->verdict;
+            d["guardrail"] = r.last_decision->guardrail;
+            d["detail"] = r.last_decision->detail;
+            o["last_decision"] = std::move(d);
+        } else {
+            o["last_decision"] = nullptr;
+        }
+        routes.push_back(std::move(o));
+    }
+    root["routes"] = std::move(routes);
+    return json::to_text(root) + "\n";
+}
+
+}  // namespace canaryd::admin

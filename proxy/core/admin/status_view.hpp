@@ -1,0 +1,58 @@
+// What GET /status shows (SPEC §7), as plain data, and its JSON rendering (Boost.JSON).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace canaryd::admin {
+
+struct VersionStatus {
+    std::string release;
+    std::size_t endpoints = 0;
+    // Over the signals window:
+    std::uint64_t requests = 0;
+    double success_rate = 1.0;
+    double latency_p50_ms = 0;
+    double latency_p90_ms = 0;
+    double latency_p99_ms = 0;
+    double traffic_share = 0;  // percent of the route's requests in the window
+    std::int64_t in_flight = 0;
+    std::array<std::uint64_t, 5> upstream_errors{};  // by analysis::ErrorKind
+    // Backend signals; nullopt while missing (no source, or the last sample failed).
+    std::optional<double> cpu_cores;
+    std::optional<double> memory_bytes;
+    std::string signal_error;  // why the backend sample is missing
+};
+
+struct DecisionSummary {
+    std::string time;
+    std::string verdict;  // pass | fail | hold
+    std::string guardrail;
+    std::string detail;
+};
+
+struct RouteStatus {
+    std::string name;
+    std::string state = "steady";  // progressing | paused | rolled_back | promoted | steady
+    double canary_weight = 0;      // in force, percent
+    double configured_weight = 0;  // from the file, percent
+    std::optional<int> step;
+    VersionStatus stable;
+    std::optional<VersionStatus> canary;
+    std::optional<DecisionSummary> last_decision;
+};
+
+struct StatusView {
+    std::uint64_t config_generation = 0;
+    std::string version;  // canaryd's own version
+    bool draining = false;
+    unsigned window_seconds = 0;
+    std::vector<RouteStatus> routes;
+};
+
+std::string render_status_json(const StatusView& view);
+
+}  // namespace canaryd::admin

@@ -1,0 +1,48 @@
+#include "io/admin_auth.hpp"
+
+#include "http/hop_by_hop.hpp"
+#include "io/app.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <array>
+#include <fstream>
+#include <sstream>
+
+namespace canaryd::io {
+
+namespace {
+
+std::array<unsigned char, SHA256_DIGEST_LENGTH> digest(std::string_view text) {
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> out{};
+    SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), out.data());
+    return out;
+}
+
+}  // namespace
+
+std::string read_admin_token(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw StartupError("admin.token_file " + path + ": cannot read the file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string token = text.str();
+    const auto first = token.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) throw StartupError("admin.token_file " + path + ": the file holds no token");
+    const auto last = token.find_last_not_of(" \t\r\n");
+    return token.substr(first, last - first + 1);
+}
+
+bool bearer_token_matches(std::string_view authorization, std::string_view token) {
+    constexpr std::string_view scheme = "Bearer ";
+    if (authorization.size() < scheme.size() || !http::iequals(authorization.substr(0, scheme.size()), scheme))
+        return false;
+    auto candidate = authorization.substr(scheme.size());
+    while (!candidate.empty() && candidate.front() == ' ') candidate.remove_prefix(1);
+    const auto a = digest(candidate);
+    const auto b = digest(token);
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace canaryd::io

@@ -1,0 +1,40 @@
+// canaryd's Prometheus metric families (SPEC §5), registered once in one registry that the
+// admin /metrics endpoint serialises. Only the control thread updates them (from the
+// per-worker recorders, once a second), so the request path never touches prometheus-cpp.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+namespace canaryd::io {
+
+struct Metrics {
+    explicit Metrics(std::shared_ptr<prometheus::Registry> registry);
+
+    std::shared_ptr<prometheus::Registry> registry;
+    prometheus::Family<prometheus::Counter>& requests;           // {route,version,release,code}
+    prometheus::Family<prometheus::Histogram>& duration;         // {route,version,release}
+    prometheus::Family<prometheus::Counter>& upstream_errors;    // {route,version,release,kind}
+    prometheus::Family<prometheus::Gauge>& in_flight;            // {route,version,release}
+    prometheus::Family<prometheus::Gauge>& weight;               // {route,version,release}, percent
+    prometheus::Family<prometheus::Gauge>& traffic_share;        // {route,version,release}, percent
+    prometheus::Family<prometheus::Gauge>& backend_cpu;          // {route,version,release}
+    prometheus::Family<prometheus::Gauge>& backend_memory;       // {route,version,release}
+    prometheus::Family<prometheus::Counter>& signal_errors;      // {route,version,source}
+    prometheus::Family<prometheus::Counter>& rollbacks;          // {route,guardrail}
+    prometheus::Family<prometheus::Counter>& config_reloads;     // {result}
+    prometheus::Family<prometheus::Gauge>& build_info;           // {version}
+
+    // Upper bounds of canaryd_request_duration_seconds, in seconds.
+    static const prometheus::Histogram::BucketBoundaries& duration_buckets();
+
+    std::string serialize() const;
+};
+
+}  // namespace canaryd::io
