@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <spawn.h>
@@ -192,6 +193,29 @@ TEST_CASE("backend CPU and memory of a real process move the right way") {
     CHECK(second.cpu_seconds - first.cpu_seconds > 0.2);  // it burns close to one core
     CHECK_FALSE(canaryd::io::probe_pid_file("/nonexistent/pid").ok());
     std::remove(pid_file.c_str());
+}
+
+TEST_CASE("cgroup v2 directories are read and summed") {
+    const std::string base = "/tmp/canaryd-test-cgroup-" + std::to_string(getpid());
+    for (const char* name : {"/a", "/b"}) {
+        std::filesystem::create_directories(base + name);
+        std::ofstream(base + name + "/cpu.stat") << "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n";
+        std::ofstream(base + name + "/memory.current") << "104857600\n";
+    }
+    const auto one = canaryd::io::probe_cgroup(base + "/a");
+    REQUIRE(one.ok());
+    CHECK(one.cpu_seconds == doctest::Approx(2.5));
+    CHECK(one.memory_bytes == doctest::Approx(104857600.0));
+    canaryd::config::Version version;
+    version.signals.source = canaryd::config::BackendSignals::Source::cgroup;
+    version.signals.paths = {base + "/a", base + "/b"};
+    const auto both = canaryd::io::probe_version(version, std::chrono::milliseconds(500));
+    REQUIRE(both.ok());
+    CHECK(both.cpu_seconds == doctest::Approx(5.0));
+    CHECK(both.memory_bytes == doctest::Approx(209715200.0));
+    version.signals.paths.push_back(base + "/missing");
+    CHECK_FALSE(canaryd::io::probe_version(version, std::chrono::milliseconds(500)).ok());  // no partial sums
+    std::filesystem::remove_all(base);
 }
 
 TEST_CASE("/status shows backend CPU and memory from a pid file") {
