@@ -9,6 +9,7 @@
 #include "io/listener.hpp"
 #include "io/log.hpp"
 #include "io/metrics.hpp"
+#include "io/rollout_controller.hpp"
 #include "io/signals_aggregator.hpp"
 #include "io/worker.hpp"
 
@@ -16,7 +17,11 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
+#include "config/units.hpp"
+
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -30,7 +35,9 @@ App::App(std::shared_ptr<const config::Config> config, AppOptions options)
       control_(1),
       metrics_(std::make_unique<Metrics>(std::make_shared<prometheus::Registry>())),
       aggregator_(std::make_unique<SignalsAggregator>(*metrics_)),
-      tick_timer_(control_) {}
+      rollout_(std::make_unique<RolloutController>(*metrics_, *aggregator_)),
+      tick_timer_(control_),
+      started_at_(std::chrono::steady_clock::now()) {}
 
 App::~App() {
     if (sampler_) sampler_->stop();
@@ -55,7 +62,9 @@ void App::start() {
         for (const auto& e : build.errors) message += "\n  " + e;
         throw StartupError(message);
     }
+    rollout_->load_state(config.state_file);
     aggregator_->prepare(*build.snapshot);
+    rollout_->prepare(*build.snapshot, now_seconds());
     snapshots_.publish(build.snapshot);
 
     for (const auto& listener : config.listeners)
@@ -106,7 +115,6 @@ void App::start() {
             });
         });
     sampler_->start();
-    started_at_ = std::chrono::steady_clock::now();
     schedule_tick();
     for (auto& listener : listeners_) {
         listener->start();
@@ -149,9 +157,16 @@ void App::schedule_tick() {
     });
 }
 
+double App::now_seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+}
+
 void App::on_tick() {
     ++tick_;
-    if (auto snapshot = snapshots_.load()) aggregator_->tick(tick_, *snapshot);
+    if (auto snapshot = snapshots_.load()) {
+        aggregator_->tick(tick_, *snapshot);
+        rollout_->tick(*snapshot, now_seconds());
+    }
     schedule_tick();
 }
 
@@ -181,6 +196,7 @@ AdminHttpResponse App::handle_admin(const AdminHttpRequest& request) {
         case admin::Endpoint::status: {
             auto snapshot = snapshots_.load();
             auto view = aggregator_->status(*snapshot);
+            rollout_->fill_status(view);
             view.draining = draining_;
             response.content_type = "application/json";
             return text(200, admin::render_status_json(view));
@@ -188,9 +204,50 @@ AdminHttpResponse App::handle_admin(const AdminHttpRequest& request) {
         case admin::Endpoint::metrics:
             response.content_type = "text/plain; version=0.0.4; charset=utf-8";
             return text(200, metrics_->serialize());
+        case admin::Endpoint::events: {
+            response.content_type = "application/json";
+            std::size_t limit = 100;
+            if (auto it = route.query.find("limit"); it != route.query.end())
+                limit = static_cast<std::size_t>(std::clamp(std::atoi(it->second.c_str()), 1, 256));
+            return text(200, rollout_->events_json(limit));
+        }
+        case admin::Endpoint::demo:
+            if (!options_.demo_control) return text(404, "404 Not Found: /demo exists only in canaryd --demo\n");
+            response.content_type = "application/json";
+            return text(200, options_.demo_control(route.query));
+        case admin::Endpoint::rollback:
+        case admin::Endpoint::promote:
+        case admin::Endpoint::pause:
+        case admin::Endpoint::resume:
+        case admin::Endpoint::weight: {
+            OperatorAction action = OperatorAction::rollback;
+            if (route.endpoint == admin::Endpoint::promote) action = OperatorAction::promote;
+            if (route.endpoint == admin::Endpoint::pause) action = OperatorAction::pause;
+            if (route.endpoint == admin::Endpoint::resume) action = OperatorAction::resume;
+            std::optional<std::uint32_t> weight;
+            if (route.endpoint == admin::Endpoint::weight) {
+                action = OperatorAction::weight;
+                auto it = route.query.find("canary");
+                if (it == route.query.end()) return text(400, "400 Bad Request: give the weight as &canary=PERCENT\n");
+                auto parsed = config::parse_weight_bp(it->second);
+                if (!parsed.value) return text(400, "400 Bad Request: canary: " + parsed.error + "\n");
+                weight = *parsed.value;
+            }
+            const auto route_it = route.query.find("route");
+            // Who acted, for /events and the log: the token holder and where they called from.
+            const std::string actor = (admin_token_.empty() ? "operator@" : "token@") + request.peer;
+            auto result = rollout_->act(*snapshots_.load(), action, route_it == route.query.end() ? "" : route_it->second,
+                                        weight, actor, now_seconds());
+            if (result.status == 200) response.content_type = "application/json";
+            return text(result.status, std::move(result.body));
+        }
         default:
-            return text(501, "501 Not Implemented: " + request.target + " is not built yet\n");
+            return text(404, "404 Not Found\n");
     }
+}
+
+void App::reload() {
+    asio::post(control_, [this] { reload_from_file(); });
 }
 
 void App::watch_signals() {
@@ -225,19 +282,13 @@ void App::reload_from_file() {
 }
 
 std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config> config) {
-    const auto previous = snapshots_.load();
     auto build = build_snapshot(config, generation_ + 1, endpoint_ids_, runtimes_);
     if (!build.snapshot) return build.errors;
     ++generation_;
-    // Until the analyzer owns the weight, the weight in force follows the file whenever the
-    // file changes it.
-    for (const auto& route : build.snapshot->routes) {
-        const config::Route* old = previous ? previous->config->find_route(route.config->name) : nullptr;
-        const std::uint32_t configured = route.has_canary ? route.config->canary_weight_bp : 0;
-        const std::uint32_t old_configured = old && old->canary ? old->canary_weight_bp : 0;
-        if (!old || configured != old_configured) route.runtime->canary_weight_bp.store(configured, std::memory_order_release);
-    }
+    // The rollout machines decide the weight in force: a latched rollback, a pause or a step
+    // survive the reload; automatic states follow the file.
     aggregator_->prepare(*build.snapshot);
+    rollout_->prepare(*build.snapshot, now_seconds());
     snapshots_.publish(build.snapshot);
     return {};
 }

@@ -10,6 +10,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -21,6 +23,7 @@ namespace canaryd::io {
 class AdminServer;
 class BackendSampler;
 class Listener;
+class RolloutController;
 class SignalsAggregator;
 class Worker;
 struct AdminHttpRequest;
@@ -36,6 +39,8 @@ struct AppOptions {
     std::string config_path;      // re-read on SIGHUP; empty: no reload source
     bool handle_signals = false;  // SIGHUP reloads, SIGTERM/SIGINT stop
     std::uint64_t seed = 0;       // 0: seed the workers' random sources from std::random_device
+    // --demo: answers POST /demo?error_rate=PERCENT&latency_ms=MS (the canary's fault knobs).
+    std::function<std::string(const std::map<std::string, std::string>& query)> demo_control;
 };
 
 class App {
@@ -57,8 +62,10 @@ public:
     std::uint16_t admin_port() const;
     std::shared_ptr<const Snapshot> snapshot() const { return snapshots_.load(); }
     // Replaces the config as a reload would (used by SIGHUP and by tests). Returns the errors,
-    // empty on success.
+    // empty on success. Control thread only (or before run()).
     std::vector<std::string> apply_config(std::shared_ptr<const config::Config> config);
+    // Re-reads the config file, as SIGHUP does. Thread-safe (runs on the control thread).
+    void reload();
     boost::asio::io_context& control_context() { return control_; }
 
 private:
@@ -66,6 +73,7 @@ private:
     void reload_from_file();
     void schedule_tick();
     void on_tick();
+    double now_seconds() const;
     AdminHttpResponse handle_admin(const AdminHttpRequest& request);
 
     AppOptions options_;
@@ -80,6 +88,7 @@ private:
     std::vector<std::shared_ptr<Listener>> listeners_;
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<SignalsAggregator> aggregator_;
+    std::unique_ptr<RolloutController> rollout_;
     std::unique_ptr<BackendSampler> sampler_;
     std::shared_ptr<AdminServer> admin_;
     std::string admin_token_;  // empty: mutating calls need no token (loopback only)

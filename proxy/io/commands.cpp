@@ -2,6 +2,7 @@
 
 #include "io/app.hpp"
 #include "io/config_file.hpp"
+#include "io/ctl.hpp"
 #include "io/demo.hpp"
 
 #include <iostream>
@@ -39,6 +40,7 @@ int run_command(const cli::Arguments& arguments) {
         case cli::Mode::check_config: return check_config(arguments.config_path);
         case cli::Mode::run: return run_proxy(arguments.config_path);
         case cli::Mode::demo: return run_demo(arguments.listen);
+        case cli::Mode::ctl: return run_ctl(arguments);
         case cli::Mode::version: std::cout << "canaryd " << CANARYD_VERSION << "\n"; return 0;
         case cli::Mode::help: std::cout << cli::usage(); return 0;
     }

@@ -1,5 +1,6 @@
 #include "io/embedded_backend.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -17,7 +18,7 @@ namespace {
 class BackendSession : public std::enable_shared_from_this<BackendSession> {
 public:
     BackendSession(tcp::socket socket, std::shared_ptr<EmbeddedBackend::State> state)
-        : stream_(std::move(socket)), state_(std::move(state)) {}
+        : stream_(std::move(socket)), timer_(stream_.get_executor()), state_(std::move(state)) {}
 
     void start() { do_read(); }
 
@@ -37,6 +38,16 @@ private:
         response_.version(request_.version());
         if (!request_.keep_alive()) response_.keep_alive(false);
         response_.prepare_payload();
+        const auto delay = state_->delay ? state_->delay() : std::chrono::milliseconds(0);
+        if (delay.count() <= 0) return do_write();
+        timer_.expires_after(delay);
+        timer_.async_wait([self = shared_from_this()](error_code e) {
+            if (e) return self->close();
+            self->do_write();
+        });
+    }
+
+    void do_write() {
         http::async_write(stream_, response_, [self = shared_from_this()](error_code e, std::size_t) {
             if (e || !self->response_.keep_alive()) return self->close();
             self->do_read();
@@ -50,6 +61,7 @@ private:
     }
 
     beast::tcp_stream stream_;
+    asio::steady_timer timer_;
     beast::flat_buffer buffer_;
     http::request<http::string_body> request_;
     http::response<http::string_body> response_;
@@ -58,9 +70,10 @@ private:
 
 }  // namespace
 
-EmbeddedBackend::EmbeddedBackend(asio::io_context& context, std::uint16_t port, Handler handler)
+EmbeddedBackend::EmbeddedBackend(asio::io_context& context, std::uint16_t port, Handler handler, Delay delay)
     : acceptor_(context), state_(std::make_shared<State>()) {
     state_->handler = std::move(handler);
+    state_->delay = std::move(delay);
     const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));

@@ -9,6 +9,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -19,9 +20,11 @@ namespace http = boost::beast::http;
 class EmbeddedBackend {
 public:
     using Handler = std::function<http::response<http::string_body>(const http::request<http::string_body>&)>;
+    // How long to wait before answering (the demo canary's latency knob); never blocks the thread.
+    using Delay = std::function<std::chrono::milliseconds()>;
 
     // Binds 127.0.0.1:port (0 = any free port) on `context`; accepts once start() is called.
-    EmbeddedBackend(boost::asio::io_context& context, std::uint16_t port, Handler handler);
+    EmbeddedBackend(boost::asio::io_context& context, std::uint16_t port, Handler handler, Delay delay = {});
     ~EmbeddedBackend();
 
     void start();
@@ -32,6 +35,7 @@ public:
 
     struct State {
         Handler handler;
+        Delay delay;
         std::atomic<std::uint64_t> connections{0};
         std::atomic<std::uint64_t> requests{0};
     };

@@ -103,9 +103,11 @@ void SignalsAggregator::tick(std::int64_t now_second, const Snapshot& snapshot) 
             const auto& release = compiled.versions[static_cast<std::size_t>(role)].config->release;
             auto& state = version_state(route, name, role, release, window_seconds);
             const auto totals = compiled.runtime->totals(role);
+            state.last_second = analysis::SecondStats{};
             if (state.has_last) {
                 const auto second = analysis::difference(totals, state.last);
                 state.window.add(now_second, second);
+                state.last_second = second;
                 for (unsigned code = 0; code < analysis::kStatusCodes; ++code) {
                     const auto delta = totals.codes[code] - state.last.codes[code];
                     if (delta == 0) continue;
@@ -185,6 +187,12 @@ void SignalsAggregator::set_backend(const std::string& route, Role role, const s
         state.memory = nullptr;
     }
     state.backend = std::move(reading);
+}
+
+analysis::SecondStats SignalsAggregator::last_second(const std::string& route, Role role) const {
+    auto it = routes_.find(route);
+    if (it == routes_.end() || !it->second.versions[static_cast<std::size_t>(role)]) return {};
+    return it->second.versions[static_cast<std::size_t>(role)]->last_second;
 }
 
 analysis::WindowStats SignalsAggregator::window(const std::string& route, Role role) const {

@@ -38,6 +38,8 @@ public:
     // The latest backend sample of a route's version (from the sampler thread, via post()).
     void set_backend(const std::string& route, config::Role role, const std::string& source, BackendReading reading);
 
+    // The second the last tick added for a route's version (empty when unknown).
+    analysis::SecondStats last_second(const std::string& route, config::Role role) const;
     // The window of a route's version as of the last tick (empty when unknown).
     analysis::WindowStats window(const std::string& route, config::Role role) const;
     std::optional<BackendReading> backend(const std::string& route, config::Role role) const;
@@ -62,6 +64,7 @@ private:
         prometheus::Gauge* memory = nullptr;
         BackendReading backend;
         std::int64_t in_flight_now = 0;
+        analysis::SecondStats last_second;
     };
     struct RouteState {
         std::optional<VersionState> versions[2];

@@ -36,23 +36,6 @@ double series(const std::string& metrics, const std::string& name, const std::st
     return -1;
 }
 
-boost::json::value status_of(std::uint16_t admin_port) {
-    Client admin(admin_port);
-    return boost::json::parse(admin.get("/status").body());
-}
-
-// Polls /status until `ready` holds (ticks are once a second), for up to `limit`.
-boost::json::value wait_for_status(std::uint16_t admin_port, const std::function<bool(const boost::json::value&)>& ready,
-                                   std::chrono::seconds limit = std::chrono::seconds(8)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    auto status = status_of(admin_port);
-    while (!ready(status) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        status = status_of(admin_port);
-    }
-    return status;
-}
-
 class Burner {
 public:
     Burner(const std::string& pid_file, int mib) {

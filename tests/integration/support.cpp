@@ -8,7 +8,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <boost/json.hpp>
 #include <doctest/doctest.h>
+
+#include <fstream>
+#include <unistd.h>
 
 namespace canaryd::test {
 
@@ -62,11 +66,16 @@ Proxy::Proxy(const std::string& yaml, std::uint64_t seed) {
     log::set_min_level(log::Level::error);
     // Tests run in parallel: the admin listener gets a free port unless the test chose one.
     const bool has_admin = yaml.starts_with("admin:") || yaml.find("\nadmin:") != std::string::npos;
-    auto loaded = config::load_config(has_admin ? yaml : yaml + "admin: {address: 127.0.0.1:0}\n");
+    const std::string text = has_admin ? yaml : yaml + "admin: {address: 127.0.0.1:0}\n";
+    static std::atomic<int> counter{0};
+    config_path_ = "/tmp/canaryd-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter) + ".yaml";
+    std::ofstream(config_path_) << text;
+    auto loaded = config::load_config(text);
     for (const auto& e : loaded.errors) FAIL_CHECK(config::format_error("test.yaml", e));
     REQUIRE(loaded.ok());
     io::AppOptions options;
     options.seed = seed;
+    options.config_path = config_path_;
     app_ = std::make_unique<io::App>(loaded.config, options);
     app_->start();
     control_thread_ = std::thread([this] { app_->run(); });
@@ -76,6 +85,75 @@ Proxy::~Proxy() {
     app_->stop();
     control_thread_.join();
     app_.reset();
+    std::remove(config_path_.c_str());
+}
+
+namespace {
+
+// The value of `series` (exact name and labels) in the admin /metrics text, or 0.
+double metric_value(std::uint16_t admin_port, const std::string& series) {
+    const auto text = Client(admin_port).get("/metrics").body();
+    const auto at = text.find("\n" + series + " ");
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + series.size() + 2));
+}
+
+}  // namespace
+
+std::int64_t Proxy::reload(const std::string& yaml) {
+    const bool has_admin = yaml.starts_with("admin:") || yaml.find("\nadmin:") != std::string::npos;
+    // Keep the admin port: a reload does not move the admin listener.
+    const std::string text =
+        has_admin ? yaml : yaml + "admin: {address: 127.0.0.1:" + std::to_string(app_->admin_port()) + "}\n";
+    const auto port = app_->admin_port();
+    const auto before = admin_status(port).at("config_generation").as_int64();
+    const std::string fail_series = "canaryd_config_reloads_total{result=\"fail\"}";
+    const double fails_before = metric_value(port, fail_series);
+    std::ofstream(config_path_) << text;
+    app_->reload();
+    // Applied when the generation moves; a failed reload shows in the fail counter instead.
+    for (int i = 0; i < 200; ++i) {
+        const auto now = admin_status(port).at("config_generation").as_int64();
+        if (now != before || metric_value(port, fail_series) != fails_before) return now;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return before;
+}
+
+LoadLoop::LoadLoop(std::uint16_t port, std::map<std::string, std::string> headers) {
+    thread_ = std::thread([this, port, headers] {
+        while (running_) {
+            try {
+                Client client(port);
+                while (running_) {
+                    client.get("/", headers);
+                    ++sent_;
+                }
+            } catch (const std::exception&) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));  // reconnect
+            }
+        }
+    });
+}
+
+LoadLoop::~LoadLoop() {
+    running_ = false;
+    thread_.join();
+}
+
+boost::json::value admin_status(std::uint16_t admin_port) {
+    Client admin(admin_port);
+    return boost::json::parse(admin.get("/status").body());
+}
+
+boost::json::value wait_for_status(std::uint16_t admin_port, const std::function<bool(const boost::json::value&)>& ready,
+                                   std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    auto status = admin_status(admin_port);
+    while (!ready(status) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        status = admin_status(admin_port);
+    }
+    return status;
 }
 
 Client::Client(std::uint16_t port) : socket_(context_) {

@@ -10,6 +10,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <boost/json/value.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,7 +61,8 @@ private:
     std::thread thread_;
 };
 
-// canaryd running in-process on the given YAML (listeners should use port 0).
+// canaryd running in-process on the given YAML (listeners should use port 0). The YAML is
+// also written to a file, so that reload() works as SIGHUP does.
 class Proxy {
 public:
     explicit Proxy(const std::string& yaml, std::uint64_t seed = 20261126);
@@ -64,11 +70,33 @@ public:
 
     std::uint16_t port(std::size_t listener = 0) const { return app_->listener_port(listener); }
     io::App& app() { return *app_; }
+    // Writes `yaml` as the config file and reloads it; waits until the reload was applied
+    // (or failed). Returns the config generation in force afterwards.
+    std::int64_t reload(const std::string& yaml);
 
 private:
+    std::string config_path_;
     std::unique_ptr<io::App> app_;
     std::thread control_thread_;
 };
+
+// Requests sent in a loop from a thread of its own until destroyed.
+class LoadLoop {
+public:
+    LoadLoop(std::uint16_t port, std::map<std::string, std::string> headers = {});
+    ~LoadLoop();
+    std::uint64_t sent() const { return sent_.load(); }
+
+private:
+    std::atomic<bool> running_{true};
+    std::atomic<std::uint64_t> sent_{0};
+    std::thread thread_;
+};
+
+// GET /status of the admin API, parsed; waits up to `limit` for `ready` to hold.
+boost::json::value admin_status(std::uint16_t admin_port);
+boost::json::value wait_for_status(std::uint16_t admin_port, const std::function<bool(const boost::json::value&)>& ready,
+                                   std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 // A blocking keep-alive HTTP/1.1 client.
 class Client {

@@ -194,10 +194,85 @@ TEST_CASE("missing required keys are errors at the enclosing map") {
     CHECK(empty.errors[0].line == 1);
 }
 
-TEST_CASE("keys not built yet are reported, never silently ignored") {
-    auto e = only_error(std::string(kMinimal) + "    analysis: {interval: 1s}\n");
-    CHECK(e.path == "routes[0].analysis");
-    CHECK(e.message.find("not supported yet") != std::string::npos);
+TEST_CASE("analysis and rollout load with their defaults") {
+    auto result = load_config(R"(listeners: [{address: 127.0.0.1:8080}]
+routes:
+  - name: api
+    stable: {version: v41, endpoints: [10.0.0.1:80]}
+    canary: {version: v42, endpoints: [10.0.0.2:80]}
+    analysis:
+      interval: 2s
+      min_requests: 50
+      confidence: 0.995
+      guardrails:
+        - {metric: success_rate, max_drop: 0}
+        - {metric: success_rate, min: 99.5}
+        - {metric: latency_p99, max_ratio: 1.25}
+        - {metric: latency_p50, max_ms: 250}
+        - {metric: cpu_per_request, max_ratio: 1.5, for: 30s}
+        - {metric: memory, max_bytes: 512MiB}
+        - {metric: memory, max_ratio: 1.3}
+    rollout:
+      steps: [{weight: 1, pause: 30s}, {weight: 10, pause: 1m}, {weight: 50, pause: 2m}, {weight: 100}]
+      max_hold: 5m
+)");
+    for (const auto& e : result.errors) INFO(format_error("f", e));
+    REQUIRE(result.ok());
+    const auto& route = result.config->routes[0];
+    REQUIRE(route.analysis);
+    CHECK(route.analysis->interval == Duration{2'000});
+    CHECK(route.analysis->min_requests == 50);
+    CHECK(route.analysis->confidence == doctest::Approx(0.995));
+    REQUIRE(route.analysis->guardrails.size() == 7);
+    CHECK(route.analysis->guardrails[0].max_drop_points == 0.0);
+    CHECK(route.analysis->guardrails[1].min_percent == 99.5);
+    CHECK(route.analysis->guardrails[2].max_ratio == 1.25);
+    CHECK(route.analysis->guardrails[2].latency_quantile() == 0.99);
+    CHECK(route.analysis->guardrails[3].max_ms == 250.0);
+    CHECK(route.analysis->guardrails[4].persistence == Duration{30'000});
+    CHECK(route.analysis->guardrails[5].max_bytes == 512ull << 20);
+    CHECK(route.analysis->guardrails[5].persistence == Duration{15'000});  // default
+    REQUIRE(route.rollout);
+    REQUIRE(route.rollout->steps.size() == 4);
+    CHECK(route.rollout->steps[1].weight_bp == 1'000);
+    CHECK(route.rollout->steps[1].pause == Duration{60'000});
+    CHECK(route.rollout->steps[3].weight_bp == 10'000);
+    CHECK(route.rollout->max_hold == Duration{300'000});
+
+    auto defaults = load_config("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: a\n"
+                                "    stable: {version: v1, endpoints: []}\n    canary: {version: v2, endpoints: []}\n"
+                                "    analysis: {guardrails: [{metric: success_rate, max_drop: 0}]}\n");
+    REQUIRE(defaults.ok());
+    CHECK(defaults.config->routes[0].analysis->interval == Duration{1'000});
+    CHECK(defaults.config->routes[0].analysis->min_requests == 100);
+    CHECK(defaults.config->routes[0].analysis->confidence == doctest::Approx(0.99));
+}
+
+TEST_CASE("analysis and rollout errors") {
+    const std::string head = "listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: a\n"
+                             "    stable: {version: v1, endpoints: []}\n    canary: {version: v2, endpoints: []}\n";
+    auto guardrail = [&](const std::string& g) { return only_error(head + "    analysis: {guardrails: [" + g + "]}\n"); };
+    CHECK(guardrail("{metric: errors, max_drop: 0}").message.find("unknown metric") != std::string::npos);
+    CHECK(guardrail("{metric: success_rate}").message.find("exactly one bound") != std::string::npos);
+    CHECK(guardrail("{metric: success_rate, max_drop: 0, min: 99}").message.find("exactly one bound") != std::string::npos);
+    CHECK(guardrail("{metric: success_rate, max_ratio: 2}").message.find("not a bound") != std::string::npos);
+    CHECK(guardrail("{metric: latency_p99, max_ratio: 0.5}").message.find("out of range") != std::string::npos);
+    CHECK(guardrail("{metric: latency_p99, max_ratio: 1.5, for: 10s}").message.find("only cpu_per_request") != std::string::npos);
+    CHECK(guardrail("{metric: success_rate, max_drop: lots}").message.find("expected a number") != std::string::npos);
+    auto confidence = only_error(head + "    analysis: {confidence: 1.5, guardrails: [{metric: success_rate, max_drop: 0}]}\n");
+    CHECK(confidence.path == "routes[0].analysis.confidence");
+    auto empty = only_error(head + "    analysis: {guardrails: []}\n");
+    CHECK(empty.message.find("at least one guardrail") != std::string::npos);
+    auto decreasing = only_error(head + "    rollout: {steps: [{weight: 10, pause: 1s}, {weight: 5}]}\n");
+    CHECK(decreasing.message.find("must increase") != std::string::npos);
+    auto no_pause = only_error(head + "    rollout: {steps: [{weight: 10}, {weight: 50}]}\n");
+    CHECK(no_pause.path == "routes[0].rollout.steps[0].pause");
+    auto both = only_error(head + "    canary_weight: 5\n    rollout: {steps: [{weight: 10}]}\n");
+    CHECK(both.message.find("either canary_weight or rollout.steps") != std::string::npos);
+    auto no_canary = only_error("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: a\n"
+                                "    stable: {version: v1, endpoints: []}\n"
+                                "    analysis: {guardrails: [{metric: success_rate, max_drop: 0}]}\n");
+    CHECK(no_canary.message.find("needs a canary") != std::string::npos);
 }
 
 TEST_CASE("signal settings and backend signal sources") {

@@ -34,7 +34,7 @@ struct PathInfo {
     bool mutating;
 };
 
-constexpr std::array<PathInfo, 10> kPaths{{
+constexpr std::array<PathInfo, 11> kPaths{{
     {"/healthz", Endpoint::healthz, false},
     {"/readyz", Endpoint::readyz, false},
     {"/status", Endpoint::status, false},
@@ -45,6 +45,7 @@ constexpr std::array<PathInfo, 10> kPaths{{
     {"/pause", Endpoint::pause, true},
     {"/resume", Endpoint::resume, true},
     {"/weight", Endpoint::weight, true},
+    {"/demo", Endpoint::demo, true},  // canaryd --demo only: the canary's fault knobs
 }};
 
 }  // namespace

@@ -9,7 +9,7 @@
 
 namespace canaryd::admin {
 
-enum class Endpoint { healthz, readyz, status, metrics, events, rollback, promote, pause, resume, weight, not_found };
+enum class Endpoint { healthz, readyz, status, metrics, events, rollback, promote, pause, resume, weight, demo, not_found };
 
 struct AdminRoute {
     Endpoint endpoint = Endpoint::not_found;

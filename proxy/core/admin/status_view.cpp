@@ -51,6 +51,7 @@ std::string render_status_json(const StatusView& view) {
         boost::json::object o;
         o["name"] = r.name;
         o["state"] = r.state;
+        if (!r.state_reason.empty()) o["state_reason"] = r.state_reason;
         o["canary_weight"] = round_to(r.canary_weight, 0.01);
         o["configured_weight"] = round_to(r.configured_weight, 0.01);
         o["step"] = r.step ? boost::json::value(*r.step) : boost::json::value(nullptr);

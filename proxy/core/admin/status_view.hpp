@@ -37,6 +37,7 @@ struct DecisionSummary {
 struct RouteStatus {
     std::string name;
     std::string state = "steady";  // progressing | paused | rolled_back | promoted | steady
+    std::string state_reason;      // why the state last changed
     double canary_weight = 0;      // in force, percent
     double configured_weight = 0;  // from the file, percent
     std::optional<int> step;

@@ -57,8 +57,13 @@ private:
         std::int64_t second = -1;
         SecondStats stats;
     };
+    void expire_before(std::int64_t first_kept);
+
     std::vector<Slot> slots_;
     std::int64_t newest_ = -1;
+    // Sum of the slots in (newest_ - length, newest_], kept up to date by add(), so that
+    // sum(newest_) costs one copy instead of a pass over every slot.
+    WindowStats running_;
 };
 
 }  // namespace canaryd::analysis

@@ -2,6 +2,102 @@
 
 namespace canaryd::cli {
 
+namespace {
+
+// Query values are route names and numbers; anything else is percent-encoded.
+std::string encode(const std::string& value) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : value) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+            c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+void add_query(std::string& query, const std::string& key, const std::string& value) {
+    if (!query.empty()) query += '&';
+    query += key + "=" + encode(value);
+}
+
+ParsedArguments parse_ctl(const std::vector<std::string>& args) {
+    ParsedArguments parsed;
+    auto& a = parsed.arguments;
+    a.mode = Mode::ctl;
+    if (args.size() < 2) {
+        parsed.error = "ctl needs a command: status, events, rollback, promote, pause, resume, weight N, demo";
+        return parsed;
+    }
+    const std::string& command = args[1];
+    std::string route;
+    std::string weight;
+    std::string error_rate;
+    std::string latency_ms;
+    std::size_t i = 2;
+    if (command == "weight") {
+        if (args.size() < 3 || args[2].starts_with("--")) {
+            parsed.error = "ctl weight needs the canary weight in percent, e.g. ctl weight 12.5";
+            return parsed;
+        }
+        weight = args[2];
+        i = 3;
+    }
+    for (; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        auto value = [&](std::string& out) {
+            if (i + 1 >= args.size() || args[i + 1].empty()) {
+                parsed.error = arg + " needs a value";
+                return false;
+            }
+            out = args[++i];
+            return true;
+        };
+        if (arg == "--route") {
+            if (!value(route)) return parsed;
+        } else if (arg == "--admin") {
+            if (!value(a.admin_url)) return parsed;
+        } else if (arg == "--token-file") {
+            if (!value(a.token_file)) return parsed;
+        } else if (arg == "--error-rate" && command == "demo") {
+            if (!value(error_rate)) return parsed;
+        } else if (arg == "--latency-ms" && command == "demo") {
+            if (!value(latency_ms)) return parsed;
+        } else {
+            parsed.error = "unknown argument '" + arg + "' for ctl " + command;
+            return parsed;
+        }
+    }
+    auto& ctl = a.ctl;
+    if (command == "status" || command == "events") {
+        ctl.method = "GET";
+        ctl.path = "/" + command;
+    } else if (command == "rollback" || command == "promote" || command == "pause" || command == "resume" ||
+               command == "weight") {
+        ctl.method = "POST";
+        ctl.path = "/" + command;
+        if (!route.empty()) add_query(ctl.query, "route", route);
+        if (command == "weight") add_query(ctl.query, "canary", weight);
+    } else if (command == "demo") {
+        ctl.method = "POST";
+        ctl.path = "/demo";
+        if (!error_rate.empty()) add_query(ctl.query, "error_rate", error_rate);
+        if (!latency_ms.empty()) add_query(ctl.query, "latency_ms", latency_ms);
+    } else {
+        parsed.error = "unknown ctl command '" + command + "'";
+        return parsed;
+    }
+    if (!a.admin_url.starts_with("http://")) parsed.error = "--admin must be an http:// URL";
+    return parsed;
+}
+
+}  // namespace
+
 ParsedArguments parse_arguments(const std::vector<std::string>& args) {
     ParsedArguments parsed;
     auto& a = parsed.arguments;
@@ -9,6 +105,7 @@ ParsedArguments parse_arguments(const std::vector<std::string>& args) {
         parsed.error = "missing command";
         return parsed;
     }
+    if (args[0] == "ctl") return parse_ctl(args);
     bool mode_set = false;
     auto set_mode = [&](Mode mode, const std::string& flag) {
         if (mode_set) {
@@ -55,6 +152,12 @@ std::string usage() {
            "  canaryd --config FILE          run with FILE (SIGHUP re-reads it)\n"
            "  canaryd --check-config FILE    validate FILE: exit 0, or print FILE:LINE:COL errors and exit 1\n"
            "  canaryd --demo [--listen ADDR] run an embedded config with built-in stable and canary backends\n"
+           "  canaryd ctl status|events|rollback|promote|pause|resume|weight N [--route R]\n"
+           "              [--admin http://127.0.0.1:9901] [--token-file F]\n"
+           "                                 operator commands over the admin API; the token is read from\n"
+           "                                 --token-file or $CANARYD_ADMIN_TOKEN\n"
+           "  canaryd ctl demo [--error-rate PERCENT] [--latency-ms MS]\n"
+           "                                 make the --demo canary fail or slow down\n"
            "  canaryd --version | --help\n";
 }
 

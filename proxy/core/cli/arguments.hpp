@@ -6,12 +6,23 @@
 
 namespace canaryd::cli {
 
-enum class Mode { run, check_config, demo, version, help };
+enum class Mode { run, check_config, demo, ctl, version, help };
+
+// `canaryd ctl COMMAND ...`: an operator command sent to the admin API (SPEC §1, §7).
+struct CtlCommand {
+    std::string method = "GET";  // GET or POST
+    std::string path;            // e.g. "/rollback"
+    std::string query;           // already encoded, without '?'
+};
 
 struct Arguments {
     Mode mode = Mode::help;
     std::string config_path;  // run, check_config
     std::string listen;       // demo: the proxy's address (default 127.0.0.1:8080)
+    // ctl:
+    CtlCommand ctl;
+    std::string admin_url = "http://127.0.0.1:9901";
+    std::string token_file;  // else $CANARYD_ADMIN_TOKEN
 };
 
 struct ParsedArguments {

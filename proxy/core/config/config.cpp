@@ -15,6 +15,31 @@ const char* to_string(BackendSignals::Source source) {
     return "none";
 }
 
+std::string Guardrail::name() const {
+    switch (metric) {
+        case Metric::success_rate: return "success_rate";
+        case Metric::latency_p50: return "latency_p50";
+        case Metric::latency_p90: return "latency_p90";
+        case Metric::latency_p99: return "latency_p99";
+        case Metric::cpu_per_request: return "cpu_per_request";
+        case Metric::memory: return "memory";
+    }
+    return "success_rate";
+}
+
+double Guardrail::latency_quantile() const {
+    switch (metric) {
+        case Metric::latency_p50: return 0.5;
+        case Metric::latency_p90: return 0.9;
+        case Metric::latency_p99: return 0.99;
+        default: return 0.0;
+    }
+}
+
+bool Guardrail::is_latency() const {
+    return metric == Metric::latency_p50 || metric == Metric::latency_p90 || metric == Metric::latency_p99;
+}
+
 const Route* Config::find_route(std::string_view name) const {
     for (const auto& route : routes)
         if (route.name == name) return &route;

@@ -122,6 +122,46 @@ struct Override {
     Role to = Role::stable;
 };
 
+// One guardrail (SPEC §6): a metric and exactly one bound.
+struct Guardrail {
+    enum class Metric : std::uint8_t { success_rate, latency_p50, latency_p90, latency_p99, cpu_per_request, memory };
+    Metric metric = Metric::success_rate;
+    // success_rate
+    std::optional<double> max_drop_points;  // canary may be at most this many points worse than stable
+    std::optional<double> min_percent;      // absolute minimum success rate
+    // latency_*, cpu_per_request, memory (memory: per endpoint)
+    std::optional<double> max_ratio;
+    // latency_*
+    std::optional<double> max_ms;
+    // memory
+    std::optional<std::uint64_t> max_bytes;
+    // cpu_per_request, memory: how long a bound must be exceeded before it fails
+    Duration persistence{15'000};
+
+    std::string name() const;  // "success_rate", "latency_p99", ...
+    double latency_quantile() const;  // 0.5, 0.9, 0.99 for latency metrics
+    bool is_latency() const;
+};
+
+struct Analysis {
+    Duration interval{1'000};
+    std::uint64_t min_requests = 100;  // per version, before any verdict
+    double confidence = 0.99;          // for the whole family of guardrails
+    std::vector<Guardrail> guardrails;
+};
+
+struct RolloutStep {
+    std::uint32_t weight_bp = 0;
+    Duration pause{0};
+};
+
+struct Rollout {
+    std::vector<RolloutStep> steps;
+    // A step whose pause is over but whose analysis still holds (too little traffic, a
+    // missing signal) waits at most this long; then the rollout pauses for an operator.
+    Duration max_hold{600'000};
+};
+
 struct Route {
     std::string name;
     Match match;
@@ -130,6 +170,8 @@ struct Route {
     std::uint32_t canary_weight_bp = 0;
     std::optional<Sticky> sticky;
     std::vector<Override> overrides;
+    std::optional<Analysis> analysis;
+    std::optional<Rollout> rollout;
 };
 
 struct Config {

@@ -4,6 +4,8 @@
 #include "config/yaml_reader.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <map>
 
 namespace canaryd::config {
@@ -24,6 +26,12 @@ bool is_token(std::string_view text) {
         if (!ok) return false;
     }
     return true;
+}
+
+std::string shortest(double value) {
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    return std::string(buffer, ec == std::errc{} ? end : buffer);
 }
 
 bool is_route_name(std::string_view text) {
@@ -295,8 +303,6 @@ private:
                          {"name", "match", "stable", "canary", "canary_weight", "sticky", "overrides", "analysis",
                           "rollout"});
         if (!fields.valid()) return;
-        unsupported(fields, "analysis");
-        unsupported(fields, "rollout");
         if (auto n = fields.require("name"); n.IsDefined()) {
             auto name = reader_.string(n, fields.path_of("name"));
             if (name && !is_route_name(*name))
@@ -336,6 +342,157 @@ private:
                           "canary and stable have the same version label '" + route.stable.release + "'");
         if (auto s = fields.get("sticky"); s.IsDefined()) load_sticky(s, fields.path_of("sticky"), route);
         if (auto o = fields.get("overrides"); o.IsDefined()) load_overrides(o, fields.path_of("overrides"), route);
+        if (auto a = fields.get("analysis"); a.IsDefined()) {
+            route.analysis = load_analysis(a, fields.path_of("analysis"));
+            if (!fields.has("canary")) reader_.error(a, fields.path_of("analysis"), "analysis needs a canary version");
+        }
+        if (auto r = fields.get("rollout"); r.IsDefined()) {
+            route.rollout = load_rollout(r, fields.path_of("rollout"));
+            if (!fields.has("canary")) reader_.error(r, fields.path_of("rollout"), "a rollout needs a canary version");
+            if (fields.has("canary_weight"))
+                reader_.error(fields.get("canary_weight"), fields.path_of("canary_weight"),
+                              "give either canary_weight or rollout.steps: the steps set the weight");
+        }
+    }
+
+    std::optional<double> number(const YAML::Node& node, const std::string& path, double min, double max) {
+        auto text = reader_.string(node, path);
+        if (!text) return std::nullopt;
+        double value = 0;
+        auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+        if (text->empty() || ec != std::errc{} || ptr != text->data() + text->size() || !std::isfinite(value)) {
+            reader_.error(node, path, "expected a number, got '" + *text + "'");
+            return std::nullopt;
+        }
+        if (value < min || value > max) {
+            reader_.error(node, path, "value " + *text + " is out of range " + shortest(min) + ".." + shortest(max));
+            return std::nullopt;
+        }
+        return value;
+    }
+
+    std::optional<Analysis> load_analysis(const YAML::Node& node, const std::string& path) {
+        MapFields fields(reader_, node, path, {"interval", "min_requests", "confidence", "guardrails"});
+        if (!fields.valid()) return std::nullopt;
+        Analysis analysis;
+        if (auto n = fields.get("interval"); n.IsDefined()) {
+            auto d = reader_.duration(n, fields.path_of("interval"));
+            if (d && (d->count() < 1'000 || d->count() % 1'000 != 0))
+                reader_.error(n, fields.path_of("interval"), "must be whole seconds, at least 1s");
+            else if (d)
+                analysis.interval = *d;
+        }
+        if (auto n = fields.get("min_requests"); n.IsDefined())
+            analysis.min_requests = reader_.uint(n, fields.path_of("min_requests"), 1, 100'000'000).value_or(analysis.min_requests);
+        if (auto n = fields.get("confidence"); n.IsDefined()) {
+            auto c = number(n, fields.path_of("confidence"), 0.5, 0.999999);
+            if (c && *c <= 0.5) reader_.error(n, fields.path_of("confidence"), "must be above 0.5");
+            else if (c) analysis.confidence = *c;
+        }
+        auto g = fields.require("guardrails");
+        if (g.IsDefined() && reader_.expect_sequence(g, fields.path_of("guardrails"))) {
+            if (g.size() == 0) reader_.error(g, fields.path_of("guardrails"), "at least one guardrail is required");
+            for (std::size_t i = 0; i < g.size(); ++i)
+                if (auto guardrail = load_guardrail(g[i], fields.path_of("guardrails") + "[" + std::to_string(i) + "]"))
+                    analysis.guardrails.push_back(*guardrail);
+        }
+        return analysis;
+    }
+
+    std::optional<Guardrail> load_guardrail(const YAML::Node& node, const std::string& path) {
+        MapFields fields(reader_, node, path, {"metric", "max_drop", "min", "max_ratio", "max_ms", "max_bytes", "for"});
+        if (!fields.valid()) return std::nullopt;
+        Guardrail g;
+        auto m = fields.require("metric");
+        if (!m.IsDefined()) return std::nullopt;
+        auto metric = reader_.string(m, fields.path_of("metric"));
+        if (!metric) return std::nullopt;
+        using M = Guardrail::Metric;
+        static const std::pair<const char*, M> metrics[] = {
+            {"success_rate", M::success_rate}, {"latency_p50", M::latency_p50}, {"latency_p90", M::latency_p90},
+            {"latency_p99", M::latency_p99},   {"cpu_per_request", M::cpu_per_request}, {"memory", M::memory}};
+        bool known = false;
+        for (const auto& [name, value] : metrics)
+            if (*metric == name) {
+                g.metric = value;
+                known = true;
+            }
+        if (!known) {
+            reader_.error(m, fields.path_of("metric"),
+                          "unknown metric '" + *metric +
+                              "'; expected success_rate, latency_p50, latency_p90, latency_p99, cpu_per_request or memory");
+            return std::nullopt;
+        }
+        // Which bounds each metric takes.
+        std::vector<std::string_view> allowed;
+        switch (g.metric) {
+            case M::success_rate: allowed = {"max_drop", "min"}; break;
+            case M::latency_p50:
+            case M::latency_p90:
+            case M::latency_p99: allowed = {"max_ratio", "max_ms"}; break;
+            case M::cpu_per_request: allowed = {"max_ratio"}; break;
+            case M::memory: allowed = {"max_bytes", "max_ratio"}; break;
+        }
+        int bounds = 0;
+        for (auto key : {"max_drop", "min", "max_ratio", "max_ms", "max_bytes"}) {
+            if (!fields.has(key)) continue;
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                reader_.error(fields.get(key), fields.path_of(key), "not a bound of metric " + *metric);
+                return std::nullopt;
+            }
+            ++bounds;
+        }
+        if (bounds != 1) {
+            std::string list;
+            for (auto a : allowed) list += (list.empty() ? "" : " or ") + std::string(a);
+            reader_.error(node, path, "give exactly one bound for " + *metric + ": " + list);
+            return std::nullopt;
+        }
+        if (auto n = fields.get("max_drop"); n.IsDefined()) g.max_drop_points = number(n, fields.path_of("max_drop"), 0, 100);
+        if (auto n = fields.get("min"); n.IsDefined()) g.min_percent = number(n, fields.path_of("min"), 0, 100);
+        if (auto n = fields.get("max_ratio"); n.IsDefined()) g.max_ratio = number(n, fields.path_of("max_ratio"), 1.0, 1000);
+        if (auto n = fields.get("max_ms"); n.IsDefined()) g.max_ms = number(n, fields.path_of("max_ms"), 0.001, 3'600'000);
+        if (auto n = fields.get("max_bytes"); n.IsDefined()) g.max_bytes = reader_.size(n, fields.path_of("max_bytes"), 1, 1ull << 50);
+        if (auto n = fields.get("for"); n.IsDefined()) {
+            if (g.metric != M::cpu_per_request && g.metric != M::memory) {
+                reader_.error(n, fields.path_of("for"), "only cpu_per_request and memory take 'for'");
+            } else if (auto d = reader_.duration(n, fields.path_of("for"))) {
+                g.persistence = *d;
+            }
+        }
+        const bool ok = g.max_drop_points || g.min_percent || g.max_ratio || g.max_ms || g.max_bytes;
+        return ok ? std::optional<Guardrail>(g) : std::nullopt;
+    }
+
+    std::optional<Rollout> load_rollout(const YAML::Node& node, const std::string& path) {
+        MapFields fields(reader_, node, path, {"steps", "max_hold"});
+        if (!fields.valid()) return std::nullopt;
+        Rollout rollout;
+        if (auto n = fields.get("max_hold"); n.IsDefined())
+            rollout.max_hold = reader_.duration(n, fields.path_of("max_hold")).value_or(rollout.max_hold);
+        auto steps = fields.require("steps");
+        if (!steps.IsDefined() || !reader_.expect_sequence(steps, fields.path_of("steps"))) return rollout;
+        if (steps.size() == 0) reader_.error(steps, fields.path_of("steps"), "at least one step is required");
+        for (std::size_t i = 0; i < steps.size(); ++i) {
+            const std::string step_path = fields.path_of("steps") + "[" + std::to_string(i) + "]";
+            MapFields step_fields(reader_, steps[i], step_path, {"weight", "pause"});
+            if (!step_fields.valid()) continue;
+            RolloutStep step;
+            if (auto w = step_fields.require("weight"); w.IsDefined()) {
+                auto weight = reader_.weight_bp(w, step_fields.path_of("weight"));
+                if (weight && *weight == 0) reader_.error(w, step_fields.path_of("weight"), "a step's weight must be above 0");
+                else if (weight && !rollout.steps.empty() && *weight <= rollout.steps.back().weight_bp)
+                    reader_.error(w, step_fields.path_of("weight"), "step weights must increase");
+                else if (weight) step.weight_bp = *weight;
+            }
+            const bool last = i + 1 == steps.size();
+            if (auto p = step_fields.get("pause"); p.IsDefined())
+                step.pause = reader_.duration(p, step_fields.path_of("pause")).value_or(step.pause);
+            else if (!last)
+                reader_.error(steps[i], step_fields.path_of("pause"), "missing required key (every step but the last pauses)");
+            rollout.steps.push_back(step);
+        }
+        return rollout;
     }
 
     void load_sticky(const YAML::Node& node, const std::string& path, Route& route) {

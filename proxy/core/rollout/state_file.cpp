@@ -1,0 +1,89 @@
+#include "rollout/state_file.hpp"
+
+#include "json/json_text.hpp"
+
+#include <boost/json.hpp>
+
+namespace canaryd::rollout {
+
+StateParse parse_state_file(std::string_view text) {
+    StateParse out;
+    boost::system::error_code ec;
+    const auto root = boost::json::parse(text, ec);
+    if (ec) {
+        out.error = "not valid JSON: " + ec.message();
+        return out;
+    }
+    const auto* object = root.if_object();
+    if (!object) {
+        out.error = "expected a JSON object";
+        return out;
+    }
+    const auto* format = object->if_contains("format");
+    if (!format || !format->is_int64() || format->as_int64() != 1) {
+        out.error = "unknown or missing \"format\" (expected 1)";
+        return out;
+    }
+    const auto* routes = object->if_contains("routes");
+    if (!routes || !routes->is_object()) {
+        out.error = "missing \"routes\" object";
+        return out;
+    }
+    for (const auto& [name, value] : routes->as_object()) {
+        const std::string route(name);
+        const auto* r = value.if_object();
+        auto field = [&](const char* key) { return r ? r->if_contains(key) : nullptr; };
+        const auto* release = field("canary_release");
+        const auto* state = field("state");
+        const auto* weight = field("weight_bp");
+        const auto* step = field("step");
+        if (!r || !release || !release->is_string() || !state || !state->is_string() || !weight || !weight->is_int64() ||
+            !step || !step->is_int64()) {
+            out.error = "route \"" + route + "\": missing or mistyped canary_release, state, weight_bp or step";
+            out.routes.clear();
+            return out;
+        }
+        RouteState s;
+        s.canary_release = std::string(release->as_string());
+        auto parsed_state = state_from_string(state->as_string());
+        if (!parsed_state) {
+            out.error = "route \"" + route + "\": unknown state \"" + std::string(state->as_string()) + "\"";
+            out.routes.clear();
+            return out;
+        }
+        s.state = *parsed_state;
+        if (weight->as_int64() < 0 || weight->as_int64() > 10'000) {
+            out.error = "route \"" + route + "\": weight_bp out of range 0..10000";
+            out.routes.clear();
+            return out;
+        }
+        s.weight_bp = static_cast<std::uint32_t>(weight->as_int64());
+        s.step = static_cast<int>(step->as_int64());
+        if (const auto* reason = field("reason"); reason && reason->is_string()) s.reason = std::string(reason->as_string());
+        if (const auto* actor = field("actor"); actor && actor->is_string()) s.actor = std::string(actor->as_string());
+        if (const auto* time = field("time"); time && time->is_string()) s.time = std::string(time->as_string());
+        out.routes.emplace(route, std::move(s));
+    }
+    return out;
+}
+
+std::string render_state_file(const StateMap& routes) {
+    boost::json::object root;
+    root["format"] = 1;
+    boost::json::object by_route;
+    for (const auto& [name, s] : routes) {
+        boost::json::object r;
+        r["canary_release"] = s.canary_release;
+        r["state"] = to_string(s.state);
+        r["weight_bp"] = s.weight_bp;
+        r["step"] = s.step;
+        r["reason"] = s.reason;
+        r["actor"] = s.actor;
+        r["time"] = s.time;
+        by_route[name] = std::move(r);
+    }
+    root["routes"] = std::move(by_route);
+    return json::to_text(root) + "\n";
+}
+
+}  // namespace canaryd::rollout

@@ -1,0 +1,26 @@
+// The state file (SPEC §6): every route's rollout state, keyed by route and canary
+// release, so a rollback survives reloads, crashes and restarts. JSON via Boost.JSON:
+//   {"format": 1, "routes": {"api": {"canary_release": "v42", "state": "rolled_back",
+//    "weight_bp": 0, "step": 1, "reason": "...", "actor": "analyzer", "time": "..."}}}
+// Pure: text in, text out; the I/O layer writes it atomically (write, fsync, rename).
+#pragma once
+
+#include "rollout/rollout_machine.hpp"
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace canaryd::rollout {
+
+using StateMap = std::map<std::string, RouteState>;  // by route name
+
+struct StateParse {
+    StateMap routes;
+    std::string error;  // non-empty: the file is corrupt; refuse to start rather than forget a rollback
+};
+
+StateParse parse_state_file(std::string_view text);
+std::string render_state_file(const StateMap& routes);
+
+}  // namespace canaryd::rollout

@@ -1,0 +1,77 @@
+// Runs the analyzer and the rollout state machine of every route on the control thread
+// (SPEC §6): feeds each second's signals to the analyzer, evaluates at each interval, and
+// carries out decisions in the order the SPEC requires — the weight in force first (an
+// atomic store every worker reads on its next request), then the state file (write, fsync,
+// rename), then the announcement (JSON log line, metrics, /events, /status). Operator
+// actions from the admin API take the same path.
+#pragma once
+
+#include "admin/status_view.hpp"
+#include "analysis/analyzer.hpp"
+#include "io/metrics.hpp"
+#include "io/signals_aggregator.hpp"
+#include "io/snapshot.hpp"
+#include "rollout/rollout_machine.hpp"
+#include "rollout/state_file.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace canaryd::io {
+
+enum class OperatorAction { rollback, promote, pause, resume, weight };
+
+struct ActionResult {
+    unsigned status = 200;
+    std::string body;  // JSON on success, a sentence on error
+};
+
+class RolloutController {
+public:
+    RolloutController(Metrics& metrics, SignalsAggregator& signals);
+
+    // Reads the state file named by the config. Throws StartupError when it is corrupt: a
+    // forgotten rollback would send traffic back to a broken canary.
+    void load_state(const std::string& state_file);
+    // Before a snapshot is published (start-up and every reload): creates, keeps or resets
+    // each route's machine and analyzer and sets the weight in force.
+    void prepare(const Snapshot& snapshot, double now);
+    // Once a second, after the signals tick.
+    void tick(const Snapshot& snapshot, double now);
+
+    ActionResult act(const Snapshot& snapshot, OperatorAction action, const std::string& route_name,
+                     std::optional<std::uint32_t> weight_bp, const std::string& actor, double now);
+
+    void fill_status(admin::StatusView& view) const;
+    std::string events_json(std::size_t limit) const;
+
+private:
+    struct RouteControl {
+        std::unique_ptr<rollout::RolloutMachine> machine;
+        std::unique_ptr<analysis::RouteAnalyzer> analyzer;
+        std::optional<config::Analysis> analysis_config;
+        std::shared_ptr<rollout::RouteRuntime> runtime;
+        std::int64_t seconds_since_evaluation = 0;
+        std::optional<analysis::Verdict> last_verdict;
+        std::optional<admin::DecisionSummary> last_decision;
+    };
+
+    void apply(const std::string& route, RouteControl& control, const rollout::Change& change,
+               const analysis::Evaluation* evaluation);
+    void persist();
+    void record_event(boost::json::object event);
+
+    Metrics& metrics_;
+    SignalsAggregator& signals_;
+    std::string state_file_;
+    rollout::StateMap persisted_;
+    std::map<std::string, RouteControl, std::less<>> routes_;
+    std::deque<boost::json::object> events_;  // newest last, bounded
+};
+
+}  // namespace canaryd::io
