@@ -109,6 +109,7 @@ private:
 
 struct Delays {
     std::vector<int> seconds;  // -1: not detected
+    std::vector<std::string> guardrails;  // which guardrail failed, per run
     double median() const { return quantile(0.5); }
     double quantile(double q) const {
         std::vector<double> v;
@@ -123,10 +124,11 @@ struct Delays {
 Delays simulate(const Scenario& sc, const config::Analysis& analysis, int runs, std::uint64_t seed) {
     Delays d;
     d.seconds.resize(static_cast<std::size_t>(runs));
+    d.guardrails.resize(static_cast<std::size_t>(runs));
     auto work = [&](int from, int to) {
         for (int i = from; i < to; ++i) {
             Simulator sim(seed * 1'000'003 + static_cast<std::uint64_t>(i));
-            d.seconds[static_cast<std::size_t>(i)] = sim.run(sc, analysis);
+            d.seconds[static_cast<std::size_t>(i)] = sim.run(sc, analysis, &d.guardrails[static_cast<std::size_t>(i)]);
         }
     };
     std::thread other(work, runs / 2, runs);
@@ -187,8 +189,11 @@ int main(int argc, char** argv) {
         const int false_rollbacks = runs - d.missed();
         int naive = 0;
         for (int i = 0; i < runs; ++i) naive += naive_rule_run(sc, 77 + static_cast<std::uint64_t>(i)) >= 0;
-        std::printf("  %-12.0f %-10d %6.2f %%        %6.2f %%\n", rps, runs, 100.0 * false_rollbacks / runs,
-                    100.0 * naive / runs);
+        std::string by;
+        for (const auto& g : d.guardrails)
+            if (!g.empty()) by += (by.empty() ? "" : ", ") + g;
+        std::printf("  %-12.0f %-10d %6.2f %%        %6.2f %%      %s\n", rps, runs, 100.0 * false_rollbacks / runs,
+                    100.0 * naive / runs, by.empty() ? "" : ("(" + by + ")").c_str());
     }
 
     // 2. Error regressions.

@@ -2,6 +2,7 @@
 
 #include "admin/admin_request.hpp"
 #include "admin/status_view.hpp"
+#include "io/access_log.hpp"
 #include "io/admin_auth.hpp"
 #include "io/admin_server.hpp"
 #include "io/backend_sampler.hpp"
@@ -37,6 +38,8 @@ App::App(std::shared_ptr<const config::Config> config, AppOptions options)
       aggregator_(std::make_unique<SignalsAggregator>(*metrics_)),
       rollout_(std::make_unique<RolloutController>(*metrics_, *aggregator_)),
       tick_timer_(control_),
+      grace_timer_(control_),
+      drain_deadline_(control_),
       started_at_(std::chrono::steady_clock::now()) {}
 
 App::~App() {
@@ -76,23 +79,21 @@ void App::start() {
         const std::uint64_t seed = options_.seed != 0 ? options_.seed + i : (std::uint64_t{entropy()} << 32) ^ entropy();
         workers_.push_back(std::make_unique<Worker>(i, snapshots_, seed));
     }
-    std::vector<Worker*> worker_ptrs;
-    for (auto& w : workers_) worker_ptrs.push_back(w.get());
+    for (auto& w : workers_) worker_ptrs_.push_back(w.get());
 
     for (const auto& listener_config : config.listeners) {
-        boost::system::error_code ec;
-        auto address = asio::ip::make_address(listener_config.address.host, ec);
-        if (ec) {
-            tcp::resolver resolver(control_);
-            auto results = resolver.resolve(listener_config.address.host, "", ec);
-            if (ec || results.empty())
-                throw StartupError("listener " + listener_config.address.to_string() + ": cannot resolve the host");
-            address = results.begin()->endpoint().address();
-        }
-        auto listener = std::make_shared<Listener>(control_, worker_ptrs, listener_config);
-        if (auto err = listener->open(tcp::endpoint(address, listener_config.address.port)))
-            throw StartupError("listener " + listener_config.address.to_string() + ": " + err.message());
+        std::string error;
+        auto listener = open_listener(listener_config, error);
+        if (!listener) throw StartupError(error);
         listeners_.push_back(listener);
+    }
+    if (!config.access_log.empty()) {
+        try {
+            access_log_ = std::make_unique<AccessLog>(config.access_log);
+        } catch (const std::exception& e) {
+            throw StartupError(e.what());
+        }
+        for (auto& w : workers_) w->set_access_log(access_log_.get());
     }
     if (!config.admin.token_file.empty()) admin_token_ = read_admin_token(config.admin.token_file);
     admin_ = std::make_shared<AdminServer>(control_, [this](const AdminHttpRequest& r) { return handle_admin(r); });
@@ -127,14 +128,88 @@ void App::start() {
     started_ = true;
 }
 
+std::shared_ptr<Listener> App::open_listener(const config::Listener& listener_config, std::string& error) {
+    if (listener_config.tls) {
+        error = "listener " + listener_config.address.to_string() + ": TLS is not supported yet by this build";
+        return nullptr;
+    }
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(listener_config.address.host, ec);
+    if (ec) {
+        tcp::resolver resolver(control_);
+        auto results = resolver.resolve(listener_config.address.host, "", ec);
+        if (ec || results.empty()) {
+            error = "listener " + listener_config.address.to_string() + ": cannot resolve the host";
+            return nullptr;
+        }
+        address = results.begin()->endpoint().address();
+    }
+    auto listener = std::make_shared<Listener>(control_, worker_ptrs_, listener_config);
+    if (auto err = listener->open(tcp::endpoint(address, listener_config.address.port))) {
+        error = "listener " + listener_config.address.to_string() + ": " + err.message();
+        return nullptr;
+    }
+    return listener;
+}
+
 int App::run() {
     auto guard = asio::make_work_guard(control_);
     control_.run();
     return 0;
 }
 
+void App::begin_shutdown(const char* signal_name) {
+    if (shutting_down_) {
+        // A second signal: no more patience.
+        log::warn("forced_exit", {{"signal", signal_name}, {"open_connections", live_sessions()}});
+        return stop();
+    }
+    shutting_down_ = true;
+    draining_ = true;  // /readyz answers 503 from now on
+    const auto& timeouts = snapshots_.load()->config->defaults.timeouts;
+    log::info("draining", {{"signal", signal_name},
+                           {"shutdown_grace_ms", timeouts.shutdown_grace.count()},
+                           {"drain_ms", timeouts.drain.count()}});
+    drain_deadline_.expires_after(std::max(timeouts.drain, timeouts.shutdown_grace));
+    drain_deadline_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        log::warn("drain_timeout", {{"open_connections", live_sessions()}});
+        stop();
+    });
+    // The grace lets load balancers see /readyz fail before the listeners close.
+    grace_timer_.expires_after(timeouts.shutdown_grace);
+    grace_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        for (auto& listener : listeners_) listener->stop();
+        log::info("listeners_closed", {{"open_connections", live_sessions()}});
+        for (auto& worker : workers_) worker->begin_drain();
+        poll_drained();
+    });
+}
+
+std::size_t App::live_sessions() const {
+    std::size_t total = 0;
+    for (const auto& worker : workers_) total += worker->live_sessions();
+    return total;
+}
+
+void App::poll_drained() {
+    if (live_sessions() == 0) {
+        log::info("drained");
+        return stop();
+    }
+    grace_timer_.expires_after(std::chrono::milliseconds(50));
+    grace_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) poll_drained();
+    });
+}
+
 void App::stop() {
     asio::post(control_, [this] {
+        if (stopped_) return;
+        stopped_ = true;
+        grace_timer_.cancel();
+        drain_deadline_.cancel();
         if (sampler_) sampler_->stop();
         if (admin_) admin_->stop();
         tick_timer_.cancel();
@@ -258,8 +333,8 @@ void App::watch_signals() {
             reload_from_file();
             return watch_signals();
         }
-        log::info("signal", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
-        stop();
+        begin_shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        watch_signals();
     });
 }
 
@@ -284,12 +359,80 @@ void App::reload_from_file() {
 std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config> config) {
     auto build = build_snapshot(config, generation_ + 1, endpoint_ids_, runtimes_);
     if (!build.snapshot) return build.errors;
+    const auto previous = snapshots_.load();
+    // New listener addresses are bound before anything changes, so a port in use fails the
+    // reload as a whole and the old config stays in force.
+    std::vector<std::shared_ptr<Listener>> next_listeners;
+    std::vector<std::shared_ptr<Listener>> opened;
+    for (const auto& listener_config : config->listeners) {
+        auto same = std::find_if(listeners_.begin(), listeners_.end(),
+                                 [&](const auto& l) { return l->config() == listener_config; });
+        if (same != listeners_.end()) {
+            next_listeners.push_back(*same);
+            continue;
+        }
+        std::string error;
+        auto listener = open_listener(listener_config, error);
+        if (!listener) {
+            for (auto& l : opened) l->stop();
+            return {error};
+        }
+        opened.push_back(listener);
+        next_listeners.push_back(listener);
+    }
+    std::string access_log_error;
+    if (config->access_log != (access_log_ ? access_log_->path() : "")) {
+        if (config->access_log.empty()) {
+            retired_access_logs_.push_back(std::move(access_log_));
+        } else {
+            try {
+                auto log = std::make_unique<AccessLog>(config->access_log);
+                if (access_log_) retired_access_logs_.push_back(std::move(access_log_));
+                access_log_ = std::move(log);
+            } catch (const std::exception& e) {
+                access_log_error = e.what();
+            }
+        }
+        for (auto& w : workers_) w->set_access_log(access_log_.get());
+    } else if (access_log_) {
+        access_log_error = access_log_->reopen();  // log rotation: SIGHUP reopens the file
+    }
+    if (!access_log_error.empty()) log::error("access_log_failed", {{"error", access_log_error}});
+
     ++generation_;
     // The rollout machines decide the weight in force: a latched rollback, a pause or a step
     // survive the reload; automatic states follow the file.
     aggregator_->prepare(*build.snapshot);
     rollout_->prepare(*build.snapshot, now_seconds());
     snapshots_.publish(build.snapshot);
+
+    for (auto& listener : listeners_) {
+        if (std::find(next_listeners.begin(), next_listeners.end(), listener) != next_listeners.end()) continue;
+        listener->stop();  // its established connections carry on
+        log::info("listener_closed", {{"address", listener->config().address.to_string()}});
+    }
+    for (auto& listener : opened) {
+        listener->start();
+        log::info("listening", {{"address", listener->config().address.host + ":" + std::to_string(listener->port())}});
+    }
+    listeners_ = std::move(next_listeners);
+    // Idle pooled connections to endpoints no longer in the config close now; busy ones
+    // finish their exchange and are then discarded.
+    std::vector<bool> in_use(endpoint_ids_.size(), false);
+    for (const auto& route : build.snapshot->routes)
+        for (const auto& version : route.versions)
+            for (auto id : version.endpoint_ids) in_use[id] = true;
+    for (auto& w : workers_) w->retain_endpoints(in_use);
+
+    if (previous) {
+        const auto& old = *previous->config;
+        if (old.threads != config->threads)
+            log::warn("restart_needed", {{"key", "threads"}, {"message", "the number of worker threads changes on restart"}});
+        if (!(old.admin.address == config->admin.address) || old.admin.token_file != config->admin.token_file)
+            log::warn("restart_needed", {{"key", "admin"}, {"message", "the admin listener and token change on restart"}});
+        if (old.state_file != config->state_file)
+            log::warn("restart_needed", {{"key", "state_file"}, {"message", "the state file changes on restart"}});
+    }
     return {};
 }
 

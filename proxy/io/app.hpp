@@ -20,6 +20,7 @@
 
 namespace canaryd::io {
 
+class AccessLog;
 class AdminServer;
 class BackendSampler;
 class Listener;
@@ -54,8 +55,12 @@ public:
     void start();
     // Runs the control loop on the calling thread until stop(). Returns the exit code.
     int run();
-    // Thread-safe.
+    // Thread-safe: stops at once (tests, and the end of a drain).
     void stop();
+    // Thread-safe: what SIGTERM does (graceful drain, then stop).
+    void shutdown() {
+        boost::asio::post(control_, [this] { begin_shutdown("request"); });
+    }
 
     // Bound port of listeners[index] (useful with port 0).
     std::uint16_t listener_port(std::size_t index) const;
@@ -71,6 +76,11 @@ public:
 private:
     void watch_signals();
     void reload_from_file();
+    std::shared_ptr<Listener> open_listener(const config::Listener& listener_config, std::string& error);
+    // SIGTERM/SIGINT: /readyz 503, grace, close listeners, drain connections, exit.
+    void begin_shutdown(const char* signal_name);
+    void poll_drained();
+    std::size_t live_sessions() const;
     void schedule_tick();
     void on_tick();
     double now_seconds() const;
@@ -85,7 +95,11 @@ private:
     SnapshotHolder snapshots_;
     std::uint64_t generation_ = 0;
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::vector<Worker*> worker_ptrs_;
     std::vector<std::shared_ptr<Listener>> listeners_;
+    std::unique_ptr<AccessLog> access_log_;
+    // Replaced access logs stay open: a worker may be writing a line to one right now.
+    std::vector<std::unique_ptr<AccessLog>> retired_access_logs_;
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<SignalsAggregator> aggregator_;
     std::unique_ptr<RolloutController> rollout_;
@@ -93,6 +107,10 @@ private:
     std::shared_ptr<AdminServer> admin_;
     std::string admin_token_;  // empty: mutating calls need no token (loopback only)
     boost::asio::steady_timer tick_timer_;
+    boost::asio::steady_timer grace_timer_;
+    boost::asio::steady_timer drain_deadline_;
+    bool shutting_down_ = false;
+    bool stopped_ = false;
     std::chrono::steady_clock::time_point started_at_{};
     std::int64_t tick_ = 0;
     bool draining_ = false;

@@ -5,7 +5,9 @@
 #include "http/request_head.hpp"
 #include "http/response_framing.hpp"
 #include "http/upstream_request.hpp"
+#include "io/access_log.hpp"
 #include "io/forwarding.hpp"
+#include "io/log.hpp"
 #include "io/sticky_hash.hpp"
 #include "io/worker.hpp"
 #include "routing/split.hpp"
@@ -75,11 +77,25 @@ bool offered(std::string_view client_list, std::string_view chosen) {
 
 ClientSession::ClientSession(Worker& worker, tcp::socket socket)
     : worker_(worker),
+      registry_(worker.sessions()),
       socket_(std::move(socket)),
       read_timer_(worker.context()),
       write_timer_(worker.context()),
       expect_timer_(worker.context()),
-      response_timer_(worker.context()) {}
+      response_timer_(worker.context()) {
+    registry_->sessions.insert(this);
+    registry_->count.fetch_add(1, std::memory_order_release);
+}
+
+ClientSession::~ClientSession() {
+    registry_->sessions.erase(this);
+    registry_->count.fetch_sub(1, std::memory_order_release);
+}
+
+void ClientSession::drain() {
+    // Waiting for the first byte of a next request: nothing is in flight, close now.
+    if (!closed_ && !lingering_ && waiting_first_byte_ && client_read_pending_) abort();
+}
 
 const config::Config& ClientSession::config() const {
     return *(snapshot_ ? snapshot_ : worker_.snapshot())->config;
@@ -147,6 +163,18 @@ void ClientSession::do_read_head() {
     client_response_writer_.reset();
     error_response_.reset();
     request_id_.clear();
+    method_.clear();
+    path_.clear();
+    bytes_in_ = bytes_out_ = 0;
+    access_logged_ = false;
+    started_ = std::chrono::steady_clock::now();
+    latency_us_ = 0;
+    final_status_ = 0;
+    if (worker_.draining()) {
+        // Shutting down: the exchange that just ended was the last on this connection.
+        access_logged_ = true;
+        return do_close();
+    }
     if (client_buffer_.size() != 0) {
         // A pipelined request is already buffered: its header deadline starts now.
         arm_read_deadline(config().defaults.timeouts.header);
@@ -206,6 +234,11 @@ void ClientSession::parse_head() {
 void ClientSession::on_head(const http::RequestHead& head) {
     snapshot_ = worker_.snapshot();
     const auto& config = *snapshot_->config;
+    started_ = std::chrono::steady_clock::now();
+    if (worker_.access_log()) {
+        method_.assign(head.method);
+        path_.assign(head.origin_target);
+    }
     method_is_head_ = head.is_head_method();
     client_version_ = head.version;
     client_keep_alive_ = head.keep_alive;
@@ -248,7 +281,6 @@ void ClientSession::on_head(const http::RequestHead& head) {
     input.random_bp = worker_.random_bp();
     const auto weight = route_->runtime->canary_weight_bp.load(std::memory_order_acquire);
     role_ = routing::choose_version(weight, route_->has_canary, input).role;
-    started_ = std::chrono::steady_clock::now();
     recorder_ = &route_->runtime->recorder(worker_.index(), role_);
     recorder_->begin();
 
@@ -426,6 +458,7 @@ void ClientSession::do_write_body(std::string_view data, std::size_t consume, bo
     static constexpr std::string_view last_chunk = "0\r\n\r\n";
     body_op_pending_ = true;
     body_write_consume_ = consume;
+    body_write_data_bytes_ = data.size();
     body_write_last_ = last;
     upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
     auto handler = [self = shared_from_this(), keep = upstream_](error_code ec, std::size_t) { self->on_body_written(ec); };
@@ -454,6 +487,7 @@ void ClientSession::on_body_written(error_code ec) {
     }
     client_buffer_.consume(body_write_consume_);
     if (!chunked_request_) body_remaining_ -= body_write_consume_;
+    bytes_in_ += body_write_data_bytes_;
     if (body_write_last_) {
         body_ = Body::done;
         arm_response_deadline();  // the upstream now has the whole request
@@ -626,7 +660,7 @@ void ClientSession::do_send_response_header() {
         response_keep_alive_ = false;
     } else {
         // The client connection stays open only if its request was read to the end.
-        response_keep_alive_ = client_keep_alive_ && (body_ == Body::none || body_ == Body::done);
+        response_keep_alive_ = client_keep_alive_ && (body_ == Body::none || body_ == Body::done) && !worker_.draining();
         if (client_version_ < 11) client_response_.version(10);
         if (!response_->is_done()) {
             if (client_version_ >= 11 && (response.chunked() || !response_->content_length())) {
@@ -691,6 +725,7 @@ void ClientSession::on_response_body_read(error_code ec) {
     const bool done = response_->is_done();
     const std::size_t got = kBodyChunk - response_->get().body().size;
     if (got == 0 && !done) return do_read_response_body();
+    bytes_out_ += got;
     auto& out = client_response_.body();
     out.data = got > 0 ? response_buffer() : nullptr;
     out.size = got;
@@ -715,6 +750,7 @@ void ClientSession::on_response_body_written(error_code ec) {
 void ClientSession::response_finished() {
     response_complete_ = true;
     record_response();
+    write_access_log(final_status_, true);
     worker_.health().report_success(endpoint_id_);
     end_exchange();
 }
@@ -831,8 +867,10 @@ void ClientSession::send_error(unsigned status, std::string_view detail, bool fo
     if (response_started_ || client_write_pending_) return abort();
     response_started_ = true;
     const bool request_complete = body_ == Body::none || body_ == Body::done;
-    response_keep_alive_ = !force_close && client_keep_alive_ && request_complete && !body_op_pending_;
+    response_keep_alive_ =
+        !force_close && client_keep_alive_ && request_complete && !body_op_pending_ && !worker_.draining();
     auto& response = error_response_.emplace();
+    error_response_status_ = status;
     response.result(status);
     response.version(client_version_ < 11 ? 10 : 11);
     response.set(bhttp::field::content_type, "text/plain; charset=utf-8");
@@ -855,6 +893,7 @@ void ClientSession::on_error_sent(error_code ec) {
     if (closed_) return;
     if (ec) return abort();
     exchange_failed_ = true;
+    write_access_log(error_response_status_, false);
     end_exchange();
 }
 
@@ -870,7 +909,16 @@ void ClientSession::discard_upstream() {
 void ClientSession::report_upstream_failure() {
     if (!route_) return;
     const auto& ids = route_->versions[static_cast<std::size_t>(role_)].endpoint_ids;
-    worker_.health().report_failure(endpoint_id_, ids, std::chrono::steady_clock::now());
+    if (worker_.health().report_failure(endpoint_id_, ids, std::chrono::steady_clock::now())) {
+        const auto& health = worker_.health().health(endpoint_id_);
+        const auto seconds = std::chrono::duration<double>(health.ejected_until - std::chrono::steady_clock::now()).count();
+        log::warn("endpoint_ejected", {{"route", route_->config->name},
+                                       {"version", config::to_string(role_)},
+                                       {"endpoint", snapshot_->endpoints[endpoint_id_].key},
+                                       {"worker", worker_.index()},
+                                       {"times_ejected", health.times_ejected},
+                                       {"for_seconds", seconds}});
+    }
 }
 
 void ClientSession::do_close() {
@@ -914,8 +962,31 @@ void ClientSession::record_abandoned() {
     recorder_ = nullptr;
 }
 
+void ClientSession::write_access_log(unsigned status, bool from_upstream) {
+    if (access_logged_) return;
+    access_logged_ = true;
+    AccessLog* log = worker_.access_log();
+    if (!log || (method_.empty() && status == 0)) return;  // nothing was requested
+    AccessRecord r;
+    r.route = route_ ? std::string_view(route_->config->name) : "-";
+    r.version = route_ ? config::to_string(role_) : "-";
+    r.release = route_ ? std::string_view(route_->versions[static_cast<std::size_t>(role_)].config->release) : "";
+    r.method = method_;
+    r.path = path_;
+    r.request_id = request_id_;
+    r.peer = peer_ip_;
+    r.status = status;
+    r.source = status == 0 ? "aborted" : from_upstream ? "upstream" : "canaryd";
+    r.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+    r.upstream_ms = static_cast<double>(latency_us_) / 1000.0;
+    r.bytes_in = bytes_in_;
+    r.bytes_out = bytes_out_;
+    log->write(r);
+}
+
 void ClientSession::abort() {
     if (closed_) return;
+    if (!response_complete_) write_access_log(0, false);
     record_abandoned();
     closed_ = true;
     exchange_failed_ = true;

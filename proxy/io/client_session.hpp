@@ -17,6 +17,7 @@
 #include "http/chunked_decoder.hpp"
 #include "io/snapshot.hpp"
 #include "io/upstream_pool.hpp"
+#include "io/worker.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -44,7 +45,11 @@ using boost::system::error_code;
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
 public:
     ClientSession(Worker& worker, tcp::socket socket);
+    ~ClientSession();
     void start();
+    // Shutdown (worker thread): an idle keep-alive connection closes now; an exchange in
+    // progress finishes with Connection: close.
+    void drain();
 
 private:
     using ResponseParser = beast_http::response_parser<beast_http::buffer_body>;
@@ -120,7 +125,10 @@ private:
     const config::Config& config() const;
     char* response_buffer();
 
+    void write_access_log(unsigned status, bool from_upstream);
+
     Worker& worker_;
+    std::shared_ptr<SessionRegistry> registry_;
     tcp::socket socket_;
     boost::beast::flat_buffer client_buffer_;  // request heads and bodies, pipelined bytes
     boost::asio::steady_timer read_timer_;     // deadline of the pending client read
@@ -146,6 +154,14 @@ private:
     std::chrono::steady_clock::time_point started_{};
     std::uint64_t latency_us_ = 0;  // request head received -> upstream response header
     unsigned final_status_ = 0;
+    // Access log fields of the exchange.
+    std::string method_;
+    std::string path_;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t bytes_out_ = 0;
+    std::size_t body_write_data_bytes_ = 0;  // body bytes (without chunk framing) being written
+    unsigned error_response_status_ = 0;
+    bool access_logged_ = true;
     std::shared_ptr<UpstreamConnection> upstream_;
     bool retried_ = false;
     std::string connect_failure_;  // why the last connect failed, for the 502

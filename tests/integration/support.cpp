@@ -18,7 +18,7 @@ namespace canaryd::test {
 
 namespace asio = boost::asio;
 
-Upstream::Upstream(std::string name, Handler handler) : name_(std::move(name)) {
+Upstream::Upstream(std::string name, Handler handler, io::EmbeddedBackend::Delay delay) : name_(std::move(name)) {
     if (!handler) {
         handler = [name = name_](const http::request<http::string_body>&) {
             http::response<http::string_body> response{http::status::ok, 11};
@@ -43,7 +43,7 @@ Upstream::Upstream(std::string name, Handler handler) : name_(std::move(name)) {
         }
         return handler(request);
     };
-    backend_ = std::make_unique<io::EmbeddedBackend>(context_, 0, recording);
+    backend_ = std::make_unique<io::EmbeddedBackend>(context_, 0, recording, std::move(delay));
     backend_->start();
     thread_ = std::thread([this] {
         auto guard = asio::make_work_guard(context_);

@@ -43,7 +43,7 @@ struct RecordedRequest {
 class Upstream {
 public:
     using Handler = io::EmbeddedBackend::Handler;
-    explicit Upstream(std::string name, Handler handler = {});
+    explicit Upstream(std::string name, Handler handler = {}, io::EmbeddedBackend::Delay delay = {});
     ~Upstream();
 
     std::uint16_t port() const { return backend_->port(); }

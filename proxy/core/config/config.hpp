@@ -179,6 +179,7 @@ struct Config {
     std::vector<Listener> listeners;
     Admin admin;
     std::string state_file;
+    std::string access_log;  // "" = off, "stderr", or a file path
     Defaults defaults;
     std::vector<Route> routes;
 

@@ -1,0 +1,84 @@
+#include "process.hpp"
+
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fcntl.h>
+#include <fstream>
+#include <spawn.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace canaryd::test {
+
+CanarydProcess::CanarydProcess(const std::string& yaml, std::uint16_t admin_port) {
+    static int counter = 0;
+    const std::string base = "/tmp/canaryd-proc-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    config_path_ = base + ".yaml";
+    log_path_ = base + ".log";
+    write_config(yaml);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    std::string binary = CANARYD_BINARY;
+    std::string flag = "--config";
+    std::vector<char*> argv{binary.data(), flag.data(), config_path_.data(), nullptr};
+    const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(rc == 0);
+    for (int i = 0; i < 200; ++i) {
+        try {
+            if (Client(admin_port).get("/healthz").result_int() == 200) return;
+        } catch (const std::exception&) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    FAIL("canaryd did not start: " << log());
+}
+
+CanarydProcess::~CanarydProcess() {
+    if (!exited_) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    std::remove(config_path_.c_str());
+    std::remove(log_path_.c_str());
+}
+
+void CanarydProcess::write_config(const std::string& yaml) {
+    const std::string temporary = config_path_ + ".tmp";
+    std::ofstream(temporary) << yaml;
+    std::rename(temporary.c_str(), config_path_.c_str());
+}
+
+void CanarydProcess::signal(int signal_number) { kill(pid_, signal_number); }
+
+std::optional<int> CanarydProcess::wait_exit(std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            exited_ = true;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+}
+
+std::string CanarydProcess::log() const {
+    std::ifstream in(log_path_);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace canaryd::test
