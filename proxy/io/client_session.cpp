@@ -6,13 +6,14 @@
 #include "http/response_framing.hpp"
 #include "http/upstream_request.hpp"
 #include "io/access_log.hpp"
-#include "io/forwarding.hpp"
+#include "http/response_head.hpp"
 #include "io/log.hpp"
 #include "io/sticky_hash.hpp"
 #include "io/worker.hpp"
 #include "routing/split.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
@@ -33,7 +34,7 @@ namespace {
 // Bounded relay buffers: memory per exchange does not grow with the body size (SPEC §4).
 constexpr std::size_t kBodyChunk = 16 * 1024;
 constexpr std::size_t kHeadReadChunk = 4 * 1024;
-constexpr std::size_t kUpstreamReadBuffer = 64 * 1024;
+constexpr std::size_t kUpstreamReadBuffer = 32 * 1024;
 // How long a closing connection keeps reading what the client still sends, so that the
 // kernel does not answer with RST and destroy the response just written (why nginx and
 // HAProxy linger).
@@ -75,14 +76,11 @@ bool offered(std::string_view client_list, std::string_view chosen) {
 
 }  // namespace
 
-ClientSession::ClientSession(Worker& worker, tcp::socket socket)
+ClientSession::ClientSession(Worker& worker, WorkerSocket socket)
     : worker_(worker),
       registry_(worker.sessions()),
       socket_(std::move(socket)),
-      read_timer_(worker.context()),
-      write_timer_(worker.context()),
-      expect_timer_(worker.context()),
-      response_timer_(worker.context()) {
+      expect_timer_(worker.context()) {
     registry_->sessions.insert(this);
     registry_->count.fetch_add(1, std::memory_order_release);
 }
@@ -117,26 +115,45 @@ void ClientSession::start() {
 
 // ---------------------------------------------------------------- deadlines
 
+// Deadlines are plain time points that the worker checks ten times a second
+// (check_deadlines): arming one costs a clock read, not a timer operation and a cancelled
+// handler per request.
 void ClientSession::arm_read_deadline(Duration timeout) {
     read_timed_out_ = false;
-    read_timer_.expires_after(timeout);
-    read_timer_.async_wait([self = shared_from_this()](error_code ec) {
-        if (ec || !self->client_read_pending_ || self->closed_) return;
-        if (self->client_write_pending_) return self->abort();  // cannot answer 408 mid-write
-        // Cancelling the socket completes the read with operation_aborted; the flag tells the
-        // read handler it was a timeout, so it can still answer 408 on the open socket.
-        self->read_timed_out_ = true;
-        error_code ignored;
-        self->socket_.cancel(ignored);
-    });
+    read_deadline_ = Clock::now() + timeout;
 }
 
-void ClientSession::arm_write_deadline(Duration timeout) {
-    write_timer_.expires_after(timeout);
-    write_timer_.async_wait([self = shared_from_this()](error_code ec) {
-        // A client that does not read its response in time loses the connection.
-        if (!ec && self->client_write_pending_) self->abort();
-    });
+void ClientSession::arm_write_deadline(Duration timeout) { write_deadline_ = Clock::now() + timeout; }
+
+void ClientSession::check_deadlines(Clock::time_point now) {
+    if (closed_) return;
+    if (now >= write_deadline_ && client_write_pending_) return abort();  // the client does not read
+    if (now >= read_deadline_ && client_read_pending_) {
+        read_deadline_ = kNoDeadline;
+        if (client_write_pending_) return abort();  // cannot answer 408 mid-write
+        // Cancelling the socket completes the read with operation_aborted; the flag tells the
+        // read handler it was a timeout, so it can still answer 408 on the open socket.
+        read_timed_out_ = true;
+        error_code ignored;
+        socket_.cancel(ignored);
+    }
+    if (now >= response_deadline_ && response_op_pending_ && !response_started_) {
+        response_deadline_ = kNoDeadline;
+        response_timed_out_ = true;
+        discard_upstream_socket();  // completes the pending read
+    }
+    if (now >= upstream_deadline_ && upstream_) {
+        upstream_deadline_ = kNoDeadline;
+        if (connecting_) connect_timed_out_ = true;
+        discard_upstream_socket();  // a connect or a body transfer that stalled
+    }
+    if (tunnel_buffers_ && now - tunnel_activity_ >= config().defaults.timeouts.tunnel_idle) close_tunnel();
+}
+
+void ClientSession::discard_upstream_socket() {
+    if (!upstream_) return;
+    error_code ignored;
+    upstream_->socket.close(ignored);
 }
 
 // ---------------------------------------------------------------- request head
@@ -145,6 +162,7 @@ void ClientSession::do_read_head() {
     ++exchange_seq_;
     body_op_pending_ = false;
     response_op_pending_ = false;
+    write_deadline_ = response_deadline_ = upstream_deadline_ = kNoDeadline;
     snapshot_.reset();
     route_ = nullptr;
     upstream_.reset();
@@ -160,7 +178,6 @@ void ClientSession::do_read_head() {
     response_deferred_ = false;
     sent_continue_ = false;
     exchange_failed_ = false;
-    client_response_writer_.reset();
     error_response_.reset();
     request_id_.clear();
     method_.clear();
@@ -217,16 +234,17 @@ void ClientSession::parse_head() {
     head_limits.header_bytes = limits.header_bytes;
     head_limits.field_bytes = limits.field_bytes;
     head_limits.field_count = limits.field_count;
-    auto parsed = http::parse_request_head(buffer_view(client_buffer_), head_limits);
+    auto& parsed = head_parse_;
+    http::parse_request_head(buffer_view(client_buffer_), head_limits, parsed);
     switch (parsed.state) {
         case http::HeadState::incomplete: return do_read_head_bytes();
         case http::HeadState::error:
-            read_timer_.cancel();
+            read_deadline_ = kNoDeadline;
             // After a framing error nothing after the bad message may be parsed as a request.
             client_buffer_.clear();
             return send_error(parsed.error.status, parsed.error.reason, true);
         case http::HeadState::complete:
-            read_timer_.cancel();
+            read_deadline_ = kNoDeadline;
             return on_head(parsed.head);
     }
 }
@@ -252,7 +270,7 @@ void ClientSession::on_head(const http::RequestHead& head) {
     if (auto id = head.find("x-request-id"); http::is_acceptable_request_id(id))
         request_id_.assign(id);
     else
-        request_id_ = http::format_request_id(worker_.random64(), worker_.random64());
+        http::assign_request_id(worker_.random64(), worker_.random64(), request_id_);
 
     // A declared body over the limit is refused before any upstream is involved.
     if (head.framing == http::BodyFraming::content_length && head.content_length > config.defaults.limits.body_bytes) {
@@ -292,7 +310,8 @@ void ClientSession::on_head(const http::RequestHead& head) {
     info.fallback_host = version.endpoint_ids.empty() ? std::string_view("localhost")
                                                        : std::string_view(snapshot_->endpoints[version.endpoint_ids[0]].key);
     info.upgrade = upgrade_requested_;
-    upstream_head_ = http::build_upstream_head(head, info);
+    upstream_head_.clear();
+    http::append_upstream_head(upstream_head_, head, info);
     client_buffer_.consume(head.head_bytes);  // `head` views die here
     do_acquire_upstream(-1);
 }
@@ -316,19 +335,23 @@ void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
 
 void ClientSession::do_connect(std::uint32_t endpoint_id) {
     upstream_ = worker_.pools().create(endpoint_id);
-    upstream_->stream.expires_after(config().defaults.timeouts.connect);
+    connecting_ = true;
+    connect_timed_out_ = false;
+    upstream_deadline_ = Clock::now() + config().defaults.timeouts.connect;
     // Every upstream operation's handler holds the connection, so discarding it while an
     // operation is pending only closes the socket; the memory lives until the handler runs.
-    upstream_->stream.async_connect(snapshot_->endpoints[endpoint_id].addresses,
-                                    [self = shared_from_this(), keep = upstream_](error_code ec, const tcp::endpoint&) {
-                                        self->on_connect(ec);
-                                    });
+    asio::async_connect(upstream_->socket, snapshot_->endpoints[endpoint_id].addresses,
+                        [self = shared_from_this(), keep = upstream_](error_code ec, const tcp::endpoint&) {
+                            self->on_connect(ec);
+                        });
 }
 
 void ClientSession::on_connect(error_code ec) {
+    connecting_ = false;
+    upstream_deadline_ = kNoDeadline;
     if (closed_ || exchange_failed_) return;
     if (ec) {
-        connect_failure_ = ec == beast::error::timeout ? "upstream connect timed out" : "upstream refused the connection";
+        connect_failure_ = connect_timed_out_ ? "upstream connect timed out" : "upstream refused the connection";
         report_upstream_failure();
         discard_upstream();
         // Nothing was sent, so another endpoint of the same version may take it (SPEC §4).
@@ -339,13 +362,13 @@ void ClientSession::on_connect(error_code ec) {
         return fail_exchange(502, connect_failure_, analysis::ErrorKind::connect);
     }
     error_code ignored;
-    upstream_->stream.socket().set_option(tcp::no_delay(true), ignored);
+    upstream_->socket.set_option(tcp::no_delay(true), ignored);
     do_send_head();
 }
 
 void ClientSession::do_send_head() {
-    upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
-    asio::async_write(upstream_->stream, asio::buffer(upstream_head_),
+    upstream_deadline_ = Clock::now() + config().defaults.timeouts.upstream_response;
+    asio::async_write(upstream_->socket, asio::buffer(upstream_head_),
                       [self = shared_from_this(), keep = upstream_](error_code ec, std::size_t) { self->on_head_sent(ec); });
 }
 
@@ -360,12 +383,13 @@ bool ClientSession::may_replay(error_code ec) const {
 
 void ClientSession::replay_on_fresh_connection() {
     retried_ = true;
-    response_timer_.cancel();
+    response_deadline_ = kNoDeadline;
     discard_upstream();
     do_connect(endpoint_id_);
 }
 
 void ClientSession::on_head_sent(error_code ec) {
+    upstream_deadline_ = kNoDeadline;
     if (closed_ || exchange_failed_) return;
     if (ec) {
         if (may_replay(ec)) return replay_on_fresh_connection();
@@ -443,7 +467,7 @@ void ClientSession::on_body_bytes(error_code ec, std::size_t bytes) {
         if (ec || linger_bytes_ > kLingerBytes) return abort();
         return do_linger_read();
     }
-    read_timer_.cancel();
+    read_deadline_ = kNoDeadline;
     if (!ec) client_buffer_.commit(bytes);
     if (exchange_failed_ || response_complete_) return body_pump_stopped();
     if (ec) {
@@ -460,21 +484,22 @@ void ClientSession::do_write_body(std::string_view data, std::size_t consume, bo
     body_write_consume_ = consume;
     body_write_data_bytes_ = data.size();
     body_write_last_ = last;
-    upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
+    upstream_deadline_ = Clock::now() + config().defaults.timeouts.upstream_response;
     auto handler = [self = shared_from_this(), keep = upstream_](error_code ec, std::size_t) { self->on_body_written(ec); };
-    if (!chunk_framed) return asio::async_write(upstream_->stream, asio::buffer(data.data(), data.size()), handler);
-    if (last) return asio::async_write(upstream_->stream, asio::buffer(last_chunk.data(), last_chunk.size()), handler);
+    if (!chunk_framed) return asio::async_write(upstream_->socket, asio::buffer(data.data(), data.size()), handler);
+    if (last) return asio::async_write(upstream_->socket, asio::buffer(last_chunk.data(), last_chunk.size()), handler);
     // Re-encode each decoded span as one chunk: the upstream sees only canaryd's framing.
     chunk_header_size_ = static_cast<std::size_t>(
         std::snprintf(chunk_header_, sizeof chunk_header_, "%zx\r\n", data.size()));
     const std::array<asio::const_buffer, 3> buffers{asio::buffer(chunk_header_, chunk_header_size_),
                                                     asio::buffer(data.data(), data.size()),
                                                     asio::buffer(crlf.data(), crlf.size())};
-    asio::async_write(upstream_->stream, buffers, handler);
+    asio::async_write(upstream_->socket, buffers, handler);
 }
 
 void ClientSession::on_body_written(error_code ec) {
     body_op_pending_ = false;
+    upstream_deadline_ = kNoDeadline;
     if (closed_) return;
     if (lingering_) {
         arm_read_deadline(kLingerTime);
@@ -508,15 +533,7 @@ void ClientSession::body_pump_stopped() {
 void ClientSession::arm_response_deadline() {
     // The upstream_response timeout counts from the moment the upstream has the whole
     // request (or is asked to say 100-continue), not from the first body byte.
-    response_timer_.expires_after(config().defaults.timeouts.upstream_response);
-    response_timer_.async_wait([self = shared_from_this(), seq = exchange_seq_](error_code ec) {
-        if (ec || seq != self->exchange_seq_ || !self->response_op_pending_ || self->response_started_) return;
-        self->response_timed_out_ = true;
-        if (self->upstream_) {
-            error_code ignored;
-            self->upstream_->stream.socket().close(ignored);  // completes the pending read
-        }
-    });
+    response_deadline_ = Clock::now() + config().defaults.timeouts.upstream_response;
 }
 
 void ClientSession::do_read_response_header() {
@@ -524,8 +541,7 @@ void ClientSession::do_read_response_header() {
     response_->header_limit(static_cast<std::uint32_t>(config().defaults.limits.header_bytes));
     response_->body_limit(boost::none);  // responses are streamed, never held
     if (method_is_head_) response_->skip(true);
-    upstream_->stream.expires_never();  // the response deadline is response_timer_
-    bhttp::async_read_header(upstream_->stream, upstream_->buffer, *response_,
+    bhttp::async_read_header(upstream_->socket, upstream_->buffer, *response_,
                              [self = shared_from_this(), keep = upstream_, seq = exchange_seq_](error_code ec, std::size_t) {
                                  if (seq == self->exchange_seq_) self->on_response_header(ec);
                              });
@@ -547,10 +563,9 @@ void ClientSession::on_response_header(error_code ec) {
                              reset ? analysis::ErrorKind::reset : analysis::ErrorKind::invalid_response);
     }
     const auto& response = response_->get();
-    std::vector<http::Field> fields;
-    fields.reserve(16);
-    for (const auto& f : response) fields.push_back({f.name_string(), f.value()});
-    if (auto problem = http::check_response_framing(fields); !problem.empty()) {
+    response_fields_.clear();
+    for (const auto& f : response) response_fields_.push_back({f.name_string(), f.value()});
+    if (auto problem = http::check_response_framing(response_fields_); !problem.empty()) {
         report_upstream_failure();
         return fail_exchange(502, problem, analysis::ErrorKind::invalid_response);
     }
@@ -560,7 +575,7 @@ void ClientSession::on_response_header(error_code ec) {
         if (!upgrade_requested_ || !offered(upgrade_protocols_, chosen))
             return fail_exchange(502, "upstream switched protocols without a matching upgrade request",
                                  analysis::ErrorKind::invalid_response);
-        response_timer_.cancel();
+        response_deadline_ = kNoDeadline;
         latency_us_ = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                      std::chrono::steady_clock::now() - started_).count());
         final_status_ = 101;
@@ -593,7 +608,7 @@ void ClientSession::on_final_response_header() {
     latency_us_ = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
     final_status_ = response_->get().result_int();
-    response_timer_.cancel();
+    response_deadline_ = kNoDeadline;
     expect_timer_.cancel();
     upstream_keep_alive_ = response_->get().keep_alive();
     // A final answer to "Expect: 100-continue": the body is never sent up (RFC 9110 §10.1.1).
@@ -616,7 +631,7 @@ void ClientSession::do_write_interim(std::string text, bool starts_body) {
 
 void ClientSession::on_interim_written(error_code ec, bool starts_body) {
     client_write_pending_ = false;
-    write_timer_.cancel();
+    write_deadline_ = kNoDeadline;
     if (closed_) return;
     if (ec) return abort();
     if (starts_body && body_ == Body::waiting_continue && !exchange_failed_) {
@@ -647,49 +662,59 @@ void ClientSession::on_expect_timer(std::uint64_t exchange, error_code ec) {
 
 void ClientSession::do_send_response_header() {
     const auto& response = response_->get();
-    build_client_response(response.base(), request_id_, client_response_.base());
+    const unsigned status = response.result_int();
+    http::ClientHeadOptions options;
+    options.version = client_version_ < 11 ? 10 : 11;
+    options.request_id = request_id_;
     const auto& version_header = snapshot_->config->defaults.version_header;
     if (!version_header.empty()) {
         const auto& version = route_->versions[static_cast<std::size_t>(role_)];
-        client_response_.set(version_header, std::string(config::to_string(role_)) + "/" + version.config->release);
+        version_value_.assign(config::to_string(role_)).append("/").append(version.config->release);
+        options.extra_name = version_header;
+        options.extra_value = version_value_;
     }
-    const bool upgrade = response.result_int() == 101;
-    if (upgrade) {
-        client_response_.set(bhttp::field::connection, "upgrade");
-        client_response_.set(bhttp::field::upgrade, response[bhttp::field::upgrade]);
+    if (status == 101) {
+        options.upgrade = response[bhttp::field::upgrade];
+        options.framing = http::ClientFraming::none;
         response_keep_alive_ = false;
     } else {
         // The client connection stays open only if its request was read to the end.
         response_keep_alive_ = client_keep_alive_ && (body_ == Body::none || body_ == Body::done) && !worker_.draining();
-        if (client_version_ < 11) client_response_.version(10);
-        if (!response_->is_done()) {
-            if (client_version_ >= 11 && (response.chunked() || !response_->content_length())) {
-                // Chunked stays chunked; a close-delimited body is re-framed as chunked so
-                // the client connection survives.
-                client_response_.chunked(true);
-            } else if (!response_->content_length()) {
-                response_keep_alive_ = false;  // HTTP/1.0 client: the body ends with the connection
-            }
+        if (response_->is_done()) {
+            options.framing = http::ClientFraming::none;  // HEAD, 204, 304, Content-Length: 0
+        } else if (response_->content_length()) {
+            options.framing = http::ClientFraming::content_length;
+        } else if (client_version_ >= 11) {
+            // Chunked stays chunked; a close-delimited body is re-framed as chunked so the
+            // client connection survives.
+            options.framing = http::ClientFraming::chunked;
+        } else {
+            options.framing = http::ClientFraming::close_delimited;  // HTTP/1.0 client
+            response_keep_alive_ = false;
         }
-        client_response_.keep_alive(response_keep_alive_);
     }
-    client_response_.body().data = nullptr;
-    client_response_.body().size = 0;
-    client_response_.body().more = !response_->is_done();
-    client_response_writer_.emplace(client_response_);
+    options.keep_alive = response_keep_alive_;
+    client_framing_ = options.framing;
+    client_head_.clear();
+    http::append_client_head(client_head_, status, response.reason(), response_fields_, options);
+    head_sent_ = false;
     response_started_ = true;
+    // When body bytes arrived with the header, the head goes out with them in one write;
+    // otherwise (nothing to send yet, e.g. a stream that starts later) it goes alone now.
+    if (!response_->is_done() && upstream_->buffer.size() != 0) return do_read_response_body();
     client_write_pending_ = true;
     arm_write_deadline(config().defaults.timeouts.idle);
-    bhttp::async_write_header(socket_, *client_response_writer_, [self = shared_from_this()](error_code ec, std::size_t) {
+    asio::async_write(socket_, asio::buffer(client_head_), [self = shared_from_this()](error_code ec, std::size_t) {
         self->on_response_header_sent(ec);
     });
 }
 
 void ClientSession::on_response_header_sent(error_code ec) {
     client_write_pending_ = false;
-    write_timer_.cancel();
+    write_deadline_ = kNoDeadline;
     if (closed_) return;
     if (ec) return abort();
+    head_sent_ = true;
     if (response_->get().result_int() == 101) return start_tunnel();
     // HEAD, 204 and 304 responses and Content-Length: 0 carry no body (RFC 9112 §6.3).
     if (response_->is_done()) return response_finished();
@@ -704,8 +729,8 @@ void ClientSession::do_read_response_body() {
     body.data = response_buffer();
     body.size = kBodyChunk;
     response_op_pending_ = true;
-    upstream_->stream.expires_after(config().defaults.timeouts.upstream_response);
-    bhttp::async_read_some(upstream_->stream, upstream_->buffer, *response_,
+    upstream_deadline_ = Clock::now() + config().defaults.timeouts.upstream_response;
+    bhttp::async_read_some(upstream_->socket, upstream_->buffer, *response_,
                            [self = shared_from_this(), keep = upstream_, seq = exchange_seq_](error_code ec, std::size_t) {
                                if (seq == self->exchange_seq_) self->on_response_body_read(ec);
                            });
@@ -713,37 +738,55 @@ void ClientSession::do_read_response_body() {
 
 void ClientSession::on_response_body_read(error_code ec) {
     response_op_pending_ = false;
+    upstream_deadline_ = kNoDeadline;
     if (closed_) return;
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
         // The upstream failed mid-body. The client must see a broken response, never a short
         // one that looks complete (no fake chunk terminator).
         report_upstream_failure();
+        if (!head_sent_) {
+            // Nothing reached the client yet: it can still get a clean 502.
+            response_started_ = false;
+            return fail_exchange(502, "upstream response broke off: " + ec.message(), analysis::ErrorKind::reset);
+        }
         record_error(final_status_, analysis::ErrorKind::reset);
         return abort();
     }
     const bool done = response_->is_done();
     const std::size_t got = kBodyChunk - response_->get().body().size;
-    if (got == 0 && !done) return do_read_response_body();
+    if (got == 0 && !done && head_sent_) return do_read_response_body();
     bytes_out_ += got;
-    auto& out = client_response_.body();
-    out.data = got > 0 ? response_buffer() : nullptr;
-    out.size = got;
-    out.more = !done;
+    response_body_last_ = done;
+    static constexpr std::string_view crlf = "\r\n";
+    static constexpr std::string_view last_chunk = "0\r\n\r\n";
+    std::array<asio::const_buffer, 5> buffers{};
+    if (!head_sent_) buffers[0] = asio::buffer(client_head_);
+    if (client_framing_ == http::ClientFraming::chunked) {
+        if (got > 0) {
+            const auto n = std::snprintf(response_chunk_header_, sizeof response_chunk_header_, "%zx\r\n", got);
+            buffers[1] = asio::buffer(response_chunk_header_, static_cast<std::size_t>(n));
+            buffers[2] = asio::buffer(response_buffer(), got);
+            buffers[3] = asio::buffer(crlf.data(), crlf.size());
+        }
+        if (done) buffers[4] = asio::buffer(last_chunk.data(), last_chunk.size());
+    } else if (got > 0) {
+        buffers[2] = asio::buffer(response_buffer(), got);
+    }
     client_write_pending_ = true;
     arm_write_deadline(config().defaults.timeouts.idle);
-    bhttp::async_write(socket_, *client_response_writer_, [self = shared_from_this()](error_code e, std::size_t) {
+    asio::async_write(socket_, buffers, [self = shared_from_this()](error_code e, std::size_t) {
         self->on_response_body_written(e);
     });
 }
 
 void ClientSession::on_response_body_written(error_code ec) {
     client_write_pending_ = false;
-    write_timer_.cancel();
+    write_deadline_ = kNoDeadline;
     if (closed_) return;
-    if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) return abort();
-    if (client_response_writer_->is_done()) return response_finished();
+    head_sent_ = true;
+    if (response_body_last_) return response_finished();
     do_read_response_body();
 }
 
@@ -761,10 +804,8 @@ void ClientSession::start_tunnel() {
     record_response();
     // From here on the bytes are the upgraded protocol's; canaryd only copies them, with its
     // own idle timeout (timeouts.tunnel_idle).
-    upstream_->stream.expires_never();
     tunnel_buffers_ = std::make_unique<char[]>(2 * kBodyChunk);
     tunnel_activity_ = std::chrono::steady_clock::now();
-    on_tunnel_timer({});
     // Bytes that arrived behind the 101 or behind the request head belong to the tunnel.
     auto flush_then_pump = [self = shared_from_this()](bool client_to_upstream) {
         auto& pending = client_to_upstream ? self->client_buffer_ : self->upstream_->buffer;
@@ -776,7 +817,7 @@ void ClientSession::start_tunnel() {
             self->tunnel_pump(client_to_upstream);
         };
         if (client_to_upstream)
-            asio::async_write(self->upstream_->stream.socket(), pending.data(), write_done);
+            asio::async_write(self->upstream_->socket, pending.data(), write_done);
         else
             asio::async_write(self->socket_, pending.data(), write_done);
     };
@@ -795,28 +836,19 @@ void ClientSession::tunnel_pump(bool client_to_upstream) {
             self->tunnel_pump(client_to_upstream);
         };
         if (client_to_upstream)
-            asio::async_write(self->upstream_->stream.socket(), asio::buffer(buffer, n), on_written);
+            asio::async_write(self->upstream_->socket, asio::buffer(buffer, n), on_written);
         else
             asio::async_write(self->socket_, asio::buffer(buffer, n), on_written);
     };
     if (client_to_upstream)
         socket_.async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
     else
-        upstream_->stream.socket().async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
-}
-
-void ClientSession::on_tunnel_timer(error_code ec) {
-    if (ec || closed_) return;
-    const auto idle_limit = config().defaults.timeouts.tunnel_idle;
-    const auto idle_for = std::chrono::steady_clock::now() - tunnel_activity_;
-    if (idle_for >= idle_limit) return close_tunnel();
-    read_timer_.expires_after(idle_limit - idle_for);
-    read_timer_.async_wait([self = shared_from_this()](error_code e) { self->on_tunnel_timer(e); });
+        upstream_->socket.async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
 }
 
 void ClientSession::close_tunnel() {
     // Either side closing or failing ends the tunnel for both.
-    read_timer_.cancel();
+    read_deadline_ = kNoDeadline;
     abort();
 }
 
@@ -824,7 +856,7 @@ void ClientSession::close_tunnel() {
 
 void ClientSession::end_exchange() {
     if (closed_) return;
-    response_timer_.cancel();
+    response_deadline_ = kNoDeadline;
     expect_timer_.cancel();
     const bool request_complete = body_ == Body::none || body_ == Body::done;
     const bool upstream_reusable = upstream_ && !exchange_failed_ && response_ && response_->is_done() &&
@@ -834,7 +866,6 @@ void ClientSession::end_exchange() {
         worker_.pools().give_back(std::move(upstream_), snapshot_->config->defaults.upstream.max_idle_per_endpoint);
     }
     discard_upstream();
-    client_response_writer_.reset();
     if (body_op_pending_) {
         // The body pump is still busy (the upstream answered before the body was complete):
         // finish with FIN and let the pump's pending read become the lingering read.
@@ -854,7 +885,7 @@ void ClientSession::fail_exchange(unsigned status, std::string detail,
     if (upstream_error) record_error(status, *upstream_error);
     else record_abandoned();  // the client's fault (408, 413, bad chunk): not the version's
     exchange_failed_ = true;
-    response_timer_.cancel();
+    response_deadline_ = kNoDeadline;
     expect_timer_.cancel();
     discard_upstream();
     if (response_started_ || client_write_pending_) return abort();
@@ -888,7 +919,7 @@ void ClientSession::send_error(unsigned status, std::string_view detail, bool fo
 
 void ClientSession::on_error_sent(error_code ec) {
     client_write_pending_ = false;
-    write_timer_.cancel();
+    write_deadline_ = kNoDeadline;
     error_response_.reset();
     if (closed_) return;
     if (ec) return abort();
@@ -902,7 +933,7 @@ void ClientSession::on_error_sent(error_code ec) {
 void ClientSession::discard_upstream() {
     if (!upstream_) return;
     error_code ignored;
-    upstream_->stream.socket().close(ignored);
+    upstream_->socket.close(ignored);
     upstream_.reset();
 }
 
@@ -991,10 +1022,10 @@ void ClientSession::abort() {
     closed_ = true;
     exchange_failed_ = true;
     discard_upstream();
-    read_timer_.cancel();
-    write_timer_.cancel();
+    read_deadline_ = kNoDeadline;
+    write_deadline_ = kNoDeadline;
     expect_timer_.cancel();
-    response_timer_.cancel();
+    response_deadline_ = kNoDeadline;
     error_code ignored;
     socket_.close(ignored);
 }

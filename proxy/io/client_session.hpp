@@ -15,6 +15,8 @@
 #include "analysis/recorder.hpp"
 #include "config/config.hpp"
 #include "http/chunked_decoder.hpp"
+#include "http/request_head.hpp"
+#include "http/response_head.hpp"
 #include "io/snapshot.hpp"
 #include "io/upstream_pool.hpp"
 #include "io/worker.hpp"
@@ -32,10 +34,6 @@
 #include <optional>
 #include <string>
 
-namespace canaryd::http {
-struct RequestHead;
-}
-
 namespace canaryd::io {
 
 class Worker;
@@ -44,16 +42,20 @@ using boost::system::error_code;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
 public:
-    ClientSession(Worker& worker, tcp::socket socket);
+    ClientSession(Worker& worker, WorkerSocket socket);
     ~ClientSession();
     void start();
     // Shutdown (worker thread): an idle keep-alive connection closes now; an exchange in
     // progress finishes with Connection: close.
     void drain();
+    // Called by the worker about ten times a second: fires the deadlines that passed.
+    void check_deadlines(std::chrono::steady_clock::time_point now);
 
 private:
     using ResponseParser = beast_http::response_parser<beast_http::buffer_body>;
-    using Duration = std::chrono::steady_clock::duration;
+    using Clock = std::chrono::steady_clock;
+    using Duration = Clock::duration;
+    static constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
 
     // The request body's progress within one exchange.
     enum class Body : std::uint8_t {
@@ -103,7 +105,6 @@ private:
     // Upgrade tunnel (after a real 101).
     void start_tunnel();
     void tunnel_pump(bool client_to_upstream);
-    void on_tunnel_timer(error_code ec);
     void close_tunnel();
     // End of an exchange.
     void end_exchange();
@@ -121,6 +122,7 @@ private:
     void do_linger_read();
     void abort();
     void discard_upstream();
+    void discard_upstream_socket();  // closes it, leaving the pending handlers to clean up
     void report_upstream_failure();
     const config::Config& config() const;
     char* response_buffer();
@@ -129,12 +131,13 @@ private:
 
     Worker& worker_;
     std::shared_ptr<SessionRegistry> registry_;
-    tcp::socket socket_;
+    WorkerSocket socket_;
     boost::beast::flat_buffer client_buffer_;  // request heads and bodies, pipelined bytes
-    boost::asio::steady_timer read_timer_;     // deadline of the pending client read
-    boost::asio::steady_timer write_timer_;    // deadline of the pending client write
+    Clock::time_point read_deadline_ = kNoDeadline;      // of the pending client read
+    Clock::time_point write_deadline_ = kNoDeadline;     // of the pending client write
+    Clock::time_point response_deadline_ = kNoDeadline;  // upstream_response, for the header
+    Clock::time_point upstream_deadline_ = kNoDeadline;  // of the pending upstream body transfer
     boost::asio::steady_timer expect_timer_;
-    boost::asio::steady_timer response_timer_;  // upstream_response deadline for the header
     std::string peer_ip_;
     bool client_read_pending_ = false;
     bool client_write_pending_ = false;
@@ -164,7 +167,10 @@ private:
     bool access_logged_ = true;
     std::shared_ptr<UpstreamConnection> upstream_;
     bool retried_ = false;
+    bool connecting_ = false;
+    bool connect_timed_out_ = false;
     std::string connect_failure_;  // why the last connect failed, for the 502
+    http::HeadParse head_parse_;  // reused: its field vector keeps its capacity
     std::string upstream_head_;
     std::string request_id_;
     std::string upgrade_protocols_;
@@ -194,8 +200,13 @@ private:
     bool upstream_keep_alive_ = false;
     bool response_keep_alive_ = false;  // what the client was told
     bool exchange_failed_ = false;
-    beast_http::response<beast_http::buffer_body> client_response_;
-    std::optional<beast_http::response_serializer<beast_http::buffer_body>> client_response_writer_;
+    std::vector<http::Field> response_fields_;  // views into response_'s header; reused
+    std::string client_head_;                   // the response head for the client; reused
+    std::string version_value_;
+    http::ClientFraming client_framing_ = http::ClientFraming::none;
+    bool head_sent_ = false;
+    bool response_body_last_ = false;
+    char response_chunk_header_[24] = {};
     std::string interim_;
     std::optional<beast_http::response<beast_http::string_body>> error_response_;
     std::unique_ptr<char[]> response_buffer_;

@@ -38,12 +38,14 @@ void Listener::stop() {
 
 void Listener::do_accept() {
     Worker& worker = *workers_[next_worker_];
-    acceptor_.async_accept(worker.context(), [self = shared_from_this()](error_code ec, tcp::socket socket) {
-        self->on_accept(ec, std::move(socket));
+    // The socket is born on the worker's io_context, typed to it (no type-erased executor).
+    auto socket = std::make_shared<WorkerSocket>(worker.context().get_executor());
+    acceptor_.async_accept(*socket, [self = shared_from_this(), socket](error_code ec) {
+        self->on_accept(ec, std::move(*socket));
     });
 }
 
-void Listener::on_accept(error_code ec, tcp::socket socket) {
+void Listener::on_accept(error_code ec, WorkerSocket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
         // Out of file descriptors or memory: log, back off briefly instead of spinning, and

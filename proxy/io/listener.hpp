@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "io/snapshot.hpp"
+#include "io/upstream_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -30,7 +31,7 @@ public:
 
 private:
     void do_accept();
-    void on_accept(boost::system::error_code ec, tcp::socket socket);
+    void on_accept(boost::system::error_code ec, WorkerSocket socket);
 
     tcp::acceptor acceptor_;
     boost::asio::steady_timer retry_timer_;

@@ -1,12 +1,29 @@
 #include "io/upstream_pool.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace canaryd::io {
 
 std::shared_ptr<UpstreamConnection> UpstreamPools::create(std::uint32_t endpoint_id) {
     return std::make_shared<UpstreamConnection>(ioc_, endpoint_id);
 }
+
+namespace {
+
+// Connections idle for less than this are reused without a probe.
+constexpr std::chrono::seconds kProbeAfter{1};
+
+// True when the upstream closed the connection or sent bytes nobody asked for.
+bool looks_dead(UpstreamConnection& connection) {
+    char byte;
+    const auto n = ::recv(connection.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+}  // namespace
 
 std::shared_ptr<UpstreamConnection> UpstreamPools::take(std::uint32_t endpoint_id,
                                                         std::chrono::milliseconds max_idle_time) {
@@ -18,13 +35,30 @@ std::shared_ptr<UpstreamConnection> UpstreamPools::take(std::uint32_t endpoint_i
         // by the upstream's own keep-alive timeout.
         auto connection = std::move(idle.back());
         idle.pop_back();
-        boost::system::error_code ignored;
-        connection->stream.socket().cancel(ignored);  // stops the close watch
-        if (now - connection->idle_since < max_idle_time && connection->stream.socket().is_open())
+        const auto idle_for = now - connection->idle_since;
+        if (idle_for < max_idle_time && connection->socket.is_open() &&
+            (idle_for < kProbeAfter || !looks_dead(*connection)))
             return connection;
-        connection->stream.socket().close(ignored);
+        boost::system::error_code ignored;
+        connection->socket.close(ignored);
     }
     return nullptr;
+}
+
+void UpstreamPools::sweep(std::chrono::milliseconds max_idle_time) {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& idle : idle_) {
+        idle.erase(std::remove_if(idle.begin(), idle.end(),
+                                  [&](const std::shared_ptr<UpstreamConnection>& c) {
+                                      const auto idle_for = now - c->idle_since;
+                                      if (idle_for < kProbeAfter) return false;
+                                      if (idle_for < max_idle_time && !looks_dead(*c)) return false;
+                                      boost::system::error_code ignored;
+                                      c->socket.close(ignored);
+                                      return true;
+                                  }),
+                   idle.end());
+    }
 }
 
 void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, std::uint32_t max_idle) {
@@ -35,41 +69,17 @@ void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, st
     if (idle.size() >= max_idle || connection->buffer.size() != 0) {
         // Bytes left over after a complete response mean the upstream is not speaking
         // HTTP/1.1 correctly; never reuse such a connection.
-        connection->stream.socket().close(ignored);
+        connection->socket.close(ignored);
         return;
     }
-    connection->stream.expires_never();
-    connection->buffer.shrink_to_fit();  // an idle connection keeps no read buffer
     connection->idle_since = std::chrono::steady_clock::now();
-    idle.push_back(connection);
-    watch(connection);
-}
-
-void UpstreamPools::watch(const std::shared_ptr<UpstreamConnection>& connection) {
-    connection->stream.socket().async_wait(
-        boost::asio::ip::tcp::socket::wait_read,
-        [this, weak = std::weak_ptr<UpstreamConnection>(connection)](const boost::system::error_code& ec) {
-            if (ec == boost::asio::error::operation_aborted) return;  // taken for a request, or shut down
-            auto watched = weak.lock();
-            if (!watched) return;
-            // Readable while idle: the upstream closed the connection or sent bytes nobody asked for.
-            remove(watched.get());
-            boost::system::error_code ignored;
-            watched->stream.socket().close(ignored);
-        });
-}
-
-void UpstreamPools::remove(const UpstreamConnection* connection) {
-    if (connection->endpoint_id >= idle_.size()) return;
-    auto& idle = idle_[connection->endpoint_id];
-    idle.erase(std::remove_if(idle.begin(), idle.end(), [&](const auto& c) { return c.get() == connection; }),
-               idle.end());
+    idle.push_back(std::move(connection));
 }
 
 void UpstreamPools::drop_endpoint(std::uint32_t endpoint_id) {
     if (endpoint_id >= idle_.size()) return;
     boost::system::error_code ignored;
-    for (auto& connection : idle_[endpoint_id]) connection->stream.socket().close(ignored);
+    for (auto& connection : idle_[endpoint_id]) connection->socket.close(ignored);
     idle_[endpoint_id].clear();
 }
 

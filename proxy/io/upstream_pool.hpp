@@ -1,13 +1,17 @@
 // Per-worker keep-alive pools of upstream connections, one per endpoint id (SPEC §4).
 //
-// Only the worker's own thread touches its pools, so there is no lock. An idle connection
-// is watched for readability: an upstream that closes it (or sends stray bytes) gets it
-// dropped from the pool at once instead of failing the next request sent on it.
+// Only the worker's own thread touches its pools, so there is no lock. An upstream may
+// close an idle connection at any time (its own keep-alive timeout). Watching every idle
+// connection with a pending wait costs an epoll_ctl per request with Asio, so instead a
+// connection idle for more than a second is probed (a non-blocking MSG_PEEK) before reuse,
+// and a once-a-second sweep closes the ones that died or idled out. A body-less request
+// that still meets a connection closed in the last second is replayed on a fresh one.
 #pragma once
 
+#include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -16,10 +20,14 @@
 
 namespace canaryd::io {
 
-struct UpstreamConnection {
-    UpstreamConnection(boost::asio::io_context& ioc, std::uint32_t id) : stream(ioc), endpoint_id(id) {}
+// A socket bound to a worker's io_context by type: no type-erased executor to copy on
+// every operation (measurably cheaper than tcp::socket's any_io_executor on the hot path).
+using WorkerSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
 
-    boost::beast::tcp_stream stream;
+struct UpstreamConnection {
+    UpstreamConnection(boost::asio::io_context& ioc, std::uint32_t id) : socket(ioc.get_executor()), endpoint_id(id) {}
+
+    WorkerSocket socket;
     boost::beast::flat_buffer buffer;
     std::uint32_t endpoint_id;
     std::uint64_t requests_served = 0;  // > 0 once it came back from the pool
@@ -42,12 +50,12 @@ public:
 
     // Closes every idle connection of an endpoint no longer in the config.
     void drop_endpoint(std::uint32_t endpoint_id);
+    // Closes idle connections older than `max_idle_time` or found closed by their upstream.
+    void sweep(std::chrono::milliseconds max_idle_time);
     void close_all();
     std::size_t idle_count(std::uint32_t endpoint_id) const;
 
 private:
-    void watch(const std::shared_ptr<UpstreamConnection>& connection);
-    void remove(const UpstreamConnection* connection);
 
     boost::asio::io_context& ioc_;
     std::vector<std::vector<std::shared_ptr<UpstreamConnection>>> idle_;  // by endpoint id; LIFO

@@ -7,7 +7,15 @@
 namespace canaryd::io {
 
 Worker::Worker(unsigned index, const SnapshotHolder& snapshots, std::uint64_t seed)
-    : ioc_(1), work_(ioc_.get_executor()), index_(index), snapshots_(snapshots), pools_(ioc_), rng_(seed) {}
+    // Only this worker's thread touches its sockets (other threads only post() to it), so
+    // the reactor's per-descriptor locking is pure cost.
+    : ioc_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      work_(ioc_.get_executor()),
+      housekeeping_(ioc_),
+      index_(index),
+      snapshots_(snapshots),
+      pools_(ioc_),
+      rng_(seed) {}
 
 Worker::~Worker() {
     stop();
@@ -17,10 +25,31 @@ Worker::~Worker() {
 }
 
 void Worker::start() {
+    schedule_housekeeping();
     thread_ = std::thread([this] { ioc_.run(); });
 }
 
+void Worker::schedule_housekeeping() {
+    // Ten times a second: the sessions' deadlines (a timer per operation would cost a timer
+    // update and a cancelled handler on almost every request); once a second: the pools.
+    housekeeping_.expires_after(std::chrono::milliseconds(100));
+    housekeeping_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        const auto now = std::chrono::steady_clock::now();
+        // Copy first: a session that times out may be destroyed and change the set.
+        std::vector<std::weak_ptr<ClientSession>> live;
+        live.reserve(sessions_->sessions.size());
+        for (auto* session : sessions_->sessions) live.push_back(session->weak_from_this());
+        for (auto& weak : live)
+            if (auto session = weak.lock()) session->check_deadlines(now);
+        if (++housekeeping_ticks_ % 10 == 0)
+            if (const auto& snapshot = this->snapshot()) pools_.sweep(snapshot->config->defaults.timeouts.idle);
+        schedule_housekeeping();
+    });
+}
+
 void Worker::stop() {
+    housekeeping_.cancel();
     work_.reset();
     ioc_.stop();
     if (thread_.joinable()) thread_.join();

@@ -9,6 +9,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -63,8 +64,12 @@ public:
     void set_access_log(AccessLog* log) { access_log_.store(log, std::memory_order_release); }
 
 private:
+    void schedule_housekeeping();
+
     boost::asio::io_context ioc_;  // first member: destroyed last, after everything using it
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+    boost::asio::steady_timer housekeeping_;  // session deadlines, pool sweep
+    std::uint64_t housekeeping_ticks_ = 0;
     unsigned index_;
     SnapshotCache snapshots_;
     UpstreamPools pools_;

@@ -79,10 +79,10 @@ bool is_valid_host(std::string_view host) {
 }
 
 struct Parser {
-    explicit Parser(const HeadLimits& l) : limits(l) {}
+    Parser(const HeadLimits& l, HeadParse& o) : limits(l), out(o) {}
 
     const HeadLimits& limits;
-    HeadParse out;
+    HeadParse& out;
 
     bool fail(unsigned status, std::string reason) {
         out.state = HeadState::error;
@@ -189,7 +189,6 @@ struct Parser {
 
     bool parse_fields(std::string_view block) {
         auto& fields = out.head.fields;
-        fields.reserve(16);
         while (!block.empty()) {
             const auto eol = block.find(kCrlf);
             const auto line = block.substr(0, eol);
@@ -327,10 +326,19 @@ bool RequestHead::has(std::string_view name) const {
     return false;
 }
 
-HeadParse parse_request_head(std::string_view buffer, const HeadLimits& limits) {
-    Parser parser(limits);
+void parse_request_head(std::string_view buffer, const HeadLimits& limits, HeadParse& out) {
+    auto fields = std::move(out.head.fields);
+    fields.clear();
+    out = HeadParse{};
+    out.head.fields = std::move(fields);
+    Parser parser(limits, out);
     parser.parse(buffer);
-    return std::move(parser.out);
+}
+
+HeadParse parse_request_head(std::string_view buffer, const HeadLimits& limits) {
+    HeadParse out;
+    parse_request_head(buffer, limits, out);
+    return out;
 }
 
 }  // namespace canaryd::http

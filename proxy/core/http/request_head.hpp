@@ -66,6 +66,8 @@ struct HeadParse {
 // Parses the bytes received so far. `incomplete` means: read more and call again with the
 // whole buffer (no violation seen yet, and the limits are not reached).
 HeadParse parse_request_head(std::string_view buffer, const HeadLimits& limits);
+// The same, into `out`, whose field vector keeps its capacity from one request to the next.
+void parse_request_head(std::string_view buffer, const HeadLimits& limits, HeadParse& out);
 
 // RFC 9110 §5.6.2 token characters.
 bool is_token_char(char c);

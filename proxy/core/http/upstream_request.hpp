@@ -20,6 +20,8 @@ struct ForwardInfo {
 };
 
 std::string build_upstream_head(const RequestHead& head, const ForwardInfo& info);
+// The same, appended to `out` (a buffer reused from one request to the next).
+void append_upstream_head(std::string& out, const RequestHead& head, const ForwardInfo& info);
 
 // A client's X-Request-Id is kept when it is 1..200 visible ASCII characters; anything else
 // is replaced, so logs cannot be forged through it.
@@ -27,6 +29,7 @@ bool is_acceptable_request_id(std::string_view id);
 
 // A version 4 UUID (RFC 9562 §5.4) from two 64-bit random values.
 std::string format_request_id(std::uint64_t high, std::uint64_t low);
+void assign_request_id(std::uint64_t high, std::uint64_t low, std::string& out);
 
 // "HTTP/1.1 100 Continue\r\n\r\n"
 inline constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
