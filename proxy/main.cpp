@@ -3,10 +3,15 @@
 #include "io/app.hpp"
 #include "io/commands.hpp"
 
+#include <malloc.h>
+
 #include <exception>
 #include <iostream>
 
 int main(int argc, char** argv) {
+    // Per-exchange buffers are freed and reallocated constantly; without this, glibc hands
+    // freed memory back to the kernel (madvise) and faults it in again on the next request.
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     const std::vector<std::string> args(argv + 1, argv + argc);
     const auto parsed = canaryd::cli::parse_arguments(args);
     if (!parsed.error.empty()) {

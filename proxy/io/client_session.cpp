@@ -33,8 +33,8 @@ namespace {
 
 // Bounded relay buffers: memory per exchange does not grow with the body size (SPEC §4).
 constexpr std::size_t kBodyChunk = 16 * 1024;
-constexpr std::size_t kHeadReadChunk = 4 * 1024;
-constexpr std::size_t kUpstreamReadBuffer = 32 * 1024;
+constexpr std::size_t kHeadReadChunk = 2 * 1024;  // most request heads fit; larger ones grow the buffer
+constexpr std::size_t kUpstreamReadChunk = 16 * 1024;
 // How long a closing connection keeps reading what the client still sends, so that the
 // kernel does not answer with RST and destroy the response just written (why nginx and
 // HAProxy linger).
@@ -97,11 +97,6 @@ void ClientSession::drain() {
 
 const config::Config& ClientSession::config() const {
     return *(snapshot_ ? snapshot_ : worker_.snapshot())->config;
-}
-
-char* ClientSession::response_buffer() {
-    if (!response_buffer_) response_buffer_ = std::make_unique<char[]>(kBodyChunk);
-    return response_buffer_.get();
 }
 
 void ClientSession::start() {
@@ -171,7 +166,10 @@ void ClientSession::do_read_head() {
     body_ = Body::none;
     body_bytes_ = 0;
     body_remaining_ = 0;
-    response_.reset();
+    head_parsed_ = false;
+    upstream_eof_ = false;
+    response_decoder_.reset();
+    response_remaining_ = 0;
     response_timed_out_ = false;
     response_started_ = false;
     response_complete_ = false;
@@ -197,6 +195,9 @@ void ClientSession::do_read_head() {
         arm_read_deadline(config().defaults.timeouts.header);
         return parse_head();
     }
+    // An idle keep-alive connection holds no read buffer: with thousands of them, memory per
+    // connection is what counts (bench/compare.sh measures it).
+    client_buffer_.shrink_to_fit();
     // Between requests the idle timeout applies; the header deadline starts with the first byte.
     waiting_first_byte_ = true;
     arm_read_deadline(config().defaults.timeouts.idle);
@@ -537,80 +538,116 @@ void ClientSession::arm_response_deadline() {
 }
 
 void ClientSession::do_read_response_header() {
-    response_.emplace();
-    response_->header_limit(static_cast<std::uint32_t>(config().defaults.limits.header_bytes));
-    response_->body_limit(boost::none);  // responses are streamed, never held
-    if (method_is_head_) response_->skip(true);
-    bhttp::async_read_header(upstream_->socket, upstream_->buffer, *response_,
-                             [self = shared_from_this(), keep = upstream_, seq = exchange_seq_](error_code ec, std::size_t) {
-                                 if (seq == self->exchange_seq_) self->on_response_header(ec);
-                             });
+    // Bytes already buffered (a head behind a 1xx, or read along with it) are parsed first.
+    if (upstream_->buffer.size() != 0) return parse_response_head();
+    do_read_response_bytes();
 }
 
-void ClientSession::on_response_header(error_code ec) {
+void ClientSession::do_read_response_bytes() {
+    response_op_pending_ = true;
+    // Small reads for a head (most responses fit in one), large ones for a body in flow.
+    upstream_->socket.async_read_some(upstream_->buffer.prepare(head_parsed_ ? kUpstreamReadChunk : kHeadReadChunk),
+                                      [self = shared_from_this(), keep = upstream_, seq = exchange_seq_](error_code ec,
+                                                                                                         std::size_t n) {
+                                          if (seq == self->exchange_seq_) self->on_response_bytes(ec, n);
+                                      });
+}
+
+void ClientSession::on_response_bytes(error_code ec, std::size_t bytes) {
     response_op_pending_ = false;
+    upstream_deadline_ = kNoDeadline;
     if (closed_ || exchange_failed_) return;
-    if (ec) {
-        if (response_timed_out_) {
+    if (!ec) upstream_->buffer.commit(bytes);
+    if (!head_parsed_) {
+        if (ec) {
+            if (response_timed_out_) {
+                report_upstream_failure();
+                return fail_exchange(504, "upstream did not answer in time", analysis::ErrorKind::timeout);
+            }
+            if (may_replay(ec)) return replay_on_fresh_connection();
             report_upstream_failure();
-            return fail_exchange(504, "upstream did not answer in time", analysis::ErrorKind::timeout);
+            return fail_exchange(502, "upstream closed the connection without a response: " + ec.message(),
+                                 analysis::ErrorKind::reset);
         }
-        if (may_replay(ec)) return replay_on_fresh_connection();
-        report_upstream_failure();
-        const bool reset = ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
-                           ec == asio::error::connection_reset || ec == bhttp::error::partial_message;
-        return fail_exchange(502, "invalid or missing upstream response: " + ec.message(),
-                             reset ? analysis::ErrorKind::reset : analysis::ErrorKind::invalid_response);
+        return parse_response_head();
     }
-    const auto& response = response_->get();
-    response_fields_.clear();
-    for (const auto& f : response) response_fields_.push_back({f.name_string(), f.value()});
-    if (auto problem = http::check_response_framing(response_fields_); !problem.empty()) {
-        report_upstream_failure();
-        return fail_exchange(502, problem, analysis::ErrorKind::invalid_response);
+    if (ec == asio::error::eof && response_parse_.head.framing == http::ResponseFraming::until_close) {
+        upstream_eof_ = true;  // the body ends here
+        return pump_response_body();
     }
-    const unsigned status = response.result_int();
+    if (ec) {
+        // The upstream failed mid-body. The client must see a broken response, never a short
+        // one that looks complete (no fake chunk terminator).
+        report_upstream_failure();
+        if (!head_sent_) {
+            response_started_ = false;  // nothing reached the client: it can still get a 502
+            return fail_exchange(502, "upstream response broke off: " + ec.message(), analysis::ErrorKind::reset);
+        }
+        record_error(final_status_, analysis::ErrorKind::reset);
+        return abort();
+    }
+    pump_response_body();
+}
+
+void ClientSession::parse_response_head() {
+    http::parse_response_head(buffer_view(upstream_->buffer), config().defaults.limits.header_bytes, method_is_head_,
+                              response_parse_);
+    if (response_parse_.state == http::HeadState::incomplete) {
+        upstream_deadline_ = kNoDeadline;  // the header wait is governed by response_deadline_
+        return do_read_response_bytes();
+    }
+    if (response_parse_.state == http::HeadState::error) {
+        report_upstream_failure();
+        return fail_exchange(502, response_parse_.error, analysis::ErrorKind::invalid_response);
+    }
+    on_response_header();
+}
+
+void ClientSession::on_response_header() {
+    const auto& head = response_parse_.head;
+    const unsigned status = head.status;
     if (status == 101) {
-        const auto chosen = response[bhttp::field::upgrade];
-        if (!upgrade_requested_ || !offered(upgrade_protocols_, chosen))
+        if (!upgrade_requested_ || !offered(upgrade_protocols_, head.upgrade))
             return fail_exchange(502, "upstream switched protocols without a matching upgrade request",
                                  analysis::ErrorKind::invalid_response);
         response_deadline_ = kNoDeadline;
         latency_us_ = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                      std::chrono::steady_clock::now() - started_).count());
         final_status_ = 101;
+        head_parsed_ = true;
         return do_send_response_header();
     }
-    if (status >= 100 && status < 200) {
-        response_op_pending_ = true;
+    if (status < 200) {
         const bool answers_expectation = status == 100 && body_ == Body::waiting_continue;
         // RFC 9110 §15.2: 1xx go to HTTP/1.1 clients only, and one 100 is enough.
-        if ((status == 100 && sent_continue_) || client_version_ < 11 || client_write_pending_) {
-            if (answers_expectation) {
-                body_ = Body::relaying;
-                pump_request_body();
-            }
-            return do_read_response_header();
+        const bool relay = !(status == 100 && sent_continue_) && client_version_ >= 11 && !client_write_pending_;
+        std::string text;
+        if (relay) {
+            if (status == 100) sent_continue_ = true;
+            text = "HTTP/1.1 " + std::to_string(status) + " " + std::string(head.reason) + "\r\n";
+            for (const auto& f : head.fields)
+                if (!http::is_always_hop_by_hop(f.name)) text.append(f.name).append(": ").append(f.value).append("\r\n");
+            text += "\r\n";
         }
-        if (status == 100) sent_continue_ = true;
-        std::string text = "HTTP/1.1 " + std::to_string(status) + " " + std::string(response.reason()) + "\r\n";
-        for (const auto& f : response)
-            if (!http::is_always_hop_by_hop(f.name_string()))
-                text.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
-        text += "\r\n";
-        do_write_interim(std::move(text), answers_expectation);
+        upstream_->buffer.consume(head.head_bytes);  // the views above are no longer needed
+        if (relay) do_write_interim(std::move(text), answers_expectation);
+        else if (answers_expectation) {
+            body_ = Body::relaying;
+            pump_request_body();
+        }
         return do_read_response_header();
     }
+    head_parsed_ = true;
     on_final_response_header();
 }
 
 void ClientSession::on_final_response_header() {
     latency_us_ = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count());
-    final_status_ = response_->get().result_int();
+    final_status_ = response_parse_.head.status;
     response_deadline_ = kNoDeadline;
     expect_timer_.cancel();
-    upstream_keep_alive_ = response_->get().keep_alive();
+    upstream_keep_alive_ = response_parse_.head.keep_alive;
     // A final answer to "Expect: 100-continue": the body is never sent up (RFC 9110 §10.1.1).
     if (body_ == Body::waiting_continue || body_ == Body::pending) body_ = Body::abandoned;
     if (client_write_pending_) {
@@ -661,8 +698,8 @@ void ClientSession::on_expect_timer(std::uint64_t exchange, error_code ec) {
 }
 
 void ClientSession::do_send_response_header() {
-    const auto& response = response_->get();
-    const unsigned status = response.result_int();
+    const auto& head = response_parse_.head;
+    const unsigned status = head.status;
     http::ClientHeadOptions options;
     options.version = client_version_ < 11 ? 10 : 11;
     options.request_id = request_id_;
@@ -674,120 +711,124 @@ void ClientSession::do_send_response_header() {
         options.extra_value = version_value_;
     }
     if (status == 101) {
-        options.upgrade = response[bhttp::field::upgrade];
+        options.upgrade = head.upgrade;
         options.framing = http::ClientFraming::none;
         response_keep_alive_ = false;
     } else {
         // The client connection stays open only if its request was read to the end.
         response_keep_alive_ = client_keep_alive_ && (body_ == Body::none || body_ == Body::done) && !worker_.draining();
-        if (response_->is_done()) {
-            options.framing = http::ClientFraming::none;  // HEAD, 204, 304, Content-Length: 0
-        } else if (response_->content_length()) {
-            options.framing = http::ClientFraming::content_length;
-        } else if (client_version_ >= 11) {
-            // Chunked stays chunked; a close-delimited body is re-framed as chunked so the
-            // client connection survives.
-            options.framing = http::ClientFraming::chunked;
-        } else {
-            options.framing = http::ClientFraming::close_delimited;  // HTTP/1.0 client
-            response_keep_alive_ = false;
+        switch (head.framing) {
+            case http::ResponseFraming::none: options.framing = http::ClientFraming::none; break;
+            case http::ResponseFraming::content_length: options.framing = http::ClientFraming::content_length; break;
+            case http::ResponseFraming::chunked:
+            case http::ResponseFraming::until_close:
+                // Chunked stays chunked; a close-delimited body is re-framed as chunked so the
+                // client connection survives. HTTP/1.0 clients get a close-delimited body.
+                if (client_version_ >= 11) {
+                    options.framing = http::ClientFraming::chunked;
+                } else {
+                    options.framing = http::ClientFraming::close_delimited;
+                    response_keep_alive_ = false;
+                }
+                break;
         }
     }
     options.keep_alive = response_keep_alive_;
     client_framing_ = options.framing;
     client_head_.clear();
-    http::append_client_head(client_head_, status, response.reason(), response_fields_, options);
+    http::append_client_head(client_head_, status, head.reason, head.fields, options);
+    // The head is serialised: the upstream's head bytes (and the views into them) can go.
+    upstream_->buffer.consume(head.head_bytes);
+    response_remaining_ = head.framing == http::ResponseFraming::content_length ? head.content_length : 0;
+    if (head.framing == http::ResponseFraming::chunked) response_decoder_.emplace();
     head_sent_ = false;
     response_started_ = true;
-    // When body bytes arrived with the header, the head goes out with them in one write;
-    // otherwise (nothing to send yet, e.g. a stream that starts later) it goes alone now.
-    if (!response_->is_done() && upstream_->buffer.size() != 0) return do_read_response_body();
-    client_write_pending_ = true;
-    arm_write_deadline(config().defaults.timeouts.idle);
-    asio::async_write(socket_, asio::buffer(client_head_), [self = shared_from_this()](error_code ec, std::size_t) {
-        self->on_response_header_sent(ec);
-    });
+    if (status == 101 || head.framing == http::ResponseFraming::none) return do_write_response({}, 0, true);
+    pump_response_body();
 }
 
-void ClientSession::on_response_header_sent(error_code ec) {
-    client_write_pending_ = false;
-    write_deadline_ = kNoDeadline;
+void ClientSession::pump_response_body() {
     if (closed_) return;
-    if (ec) return abort();
-    head_sent_ = true;
-    if (response_->get().result_int() == 101) return start_tunnel();
-    // HEAD, 204 and 304 responses and Content-Length: 0 carry no body (RFC 9112 §6.3).
-    if (response_->is_done()) return response_finished();
-    do_read_response_body();
-}
-
-void ClientSession::do_read_response_body() {
-    // Beast sizes each socket read by the buffer's spare capacity (512 bytes at least);
-    // without room to read into, a large body would arrive 512 bytes per system call.
-    if (upstream_->buffer.capacity() < kUpstreamReadBuffer) upstream_->buffer.reserve(kUpstreamReadBuffer);
-    auto& body = response_->get().body();
-    body.data = response_buffer();
-    body.size = kBodyChunk;
-    response_op_pending_ = true;
-    upstream_deadline_ = Clock::now() + config().defaults.timeouts.upstream_response;
-    bhttp::async_read_some(upstream_->socket, upstream_->buffer, *response_,
-                           [self = shared_from_this(), keep = upstream_, seq = exchange_seq_](error_code ec, std::size_t) {
-                               if (seq == self->exchange_seq_) self->on_response_body_read(ec);
-                           });
-}
-
-void ClientSession::on_response_body_read(error_code ec) {
-    response_op_pending_ = false;
-    upstream_deadline_ = kNoDeadline;
-    if (closed_) return;
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) {
-        // The upstream failed mid-body. The client must see a broken response, never a short
-        // one that looks complete (no fake chunk terminator).
-        report_upstream_failure();
-        if (!head_sent_) {
-            // Nothing reached the client yet: it can still get a clean 502.
-            response_started_ = false;
-            return fail_exchange(502, "upstream response broke off: " + ec.message(), analysis::ErrorKind::reset);
+    const std::string_view available = buffer_view(upstream_->buffer);
+    switch (response_parse_.head.framing) {
+        case http::ResponseFraming::content_length: {
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(response_remaining_, available.size()));
+            if (n == 0) break;
+            return do_write_response(available.substr(0, n), n, n == response_remaining_);
         }
-        record_error(final_status_, analysis::ErrorKind::reset);
-        return abort();
+        case http::ResponseFraming::chunked: {
+            const auto step = response_decoder_->next(available);
+            switch (step.status) {
+                case http::ChunkedDecoder::Status::data:
+                    return do_write_response(step.data, step.consumed, false);
+                case http::ChunkedDecoder::Status::done:
+                    return do_write_response({}, step.consumed, true);
+                case http::ChunkedDecoder::Status::error:
+                    report_upstream_failure();
+                    if (!head_sent_) {
+                        response_started_ = false;
+                        return fail_exchange(502, std::string("invalid chunked upstream response: ") + response_decoder_->error(),
+                                             analysis::ErrorKind::invalid_response);
+                    }
+                    record_error(final_status_, analysis::ErrorKind::invalid_response);
+                    return abort();
+                case http::ChunkedDecoder::Status::need_more:
+                    upstream_->buffer.consume(step.consumed);
+                    break;
+            }
+            break;
+        }
+        case http::ResponseFraming::until_close:
+            if (!available.empty()) return do_write_response(available, available.size(), false);
+            if (upstream_eof_) return do_write_response({}, 0, true);
+            break;
+        case http::ResponseFraming::none:
+            return do_write_response({}, 0, true);
     }
-    const bool done = response_->is_done();
-    const std::size_t got = kBodyChunk - response_->get().body().size;
-    if (got == 0 && !done && head_sent_) return do_read_response_body();
-    bytes_out_ += got;
-    response_body_last_ = done;
+    // Nothing to relay yet. The head does not wait for the first body bytes (a stream may
+    // start much later): send it alone, then read.
+    if (!head_sent_) return do_write_response({}, 0, false);
+    upstream_deadline_ = Clock::now() + config().defaults.timeouts.upstream_response;
+    do_read_response_bytes();
+}
+
+void ClientSession::do_write_response(std::string_view data, std::size_t consume, bool last) {
     static constexpr std::string_view crlf = "\r\n";
     static constexpr std::string_view last_chunk = "0\r\n\r\n";
+    response_write_consume_ = consume;
+    response_body_last_ = last;
+    bytes_out_ += data.size();
     std::array<asio::const_buffer, 5> buffers{};
     if (!head_sent_) buffers[0] = asio::buffer(client_head_);
     if (client_framing_ == http::ClientFraming::chunked) {
-        if (got > 0) {
-            const auto n = std::snprintf(response_chunk_header_, sizeof response_chunk_header_, "%zx\r\n", got);
+        if (!data.empty()) {
+            const auto n = std::snprintf(response_chunk_header_, sizeof response_chunk_header_, "%zx\r\n", data.size());
             buffers[1] = asio::buffer(response_chunk_header_, static_cast<std::size_t>(n));
-            buffers[2] = asio::buffer(response_buffer(), got);
+            buffers[2] = asio::buffer(data.data(), data.size());
             buffers[3] = asio::buffer(crlf.data(), crlf.size());
         }
-        if (done) buffers[4] = asio::buffer(last_chunk.data(), last_chunk.size());
-    } else if (got > 0) {
-        buffers[2] = asio::buffer(response_buffer(), got);
+        if (last) buffers[4] = asio::buffer(last_chunk.data(), last_chunk.size());
+    } else if (!data.empty()) {
+        buffers[2] = asio::buffer(data.data(), data.size());
     }
     client_write_pending_ = true;
     arm_write_deadline(config().defaults.timeouts.idle);
-    asio::async_write(socket_, buffers, [self = shared_from_this()](error_code e, std::size_t) {
-        self->on_response_body_written(e);
+    asio::async_write(socket_, buffers, [self = shared_from_this(), keep = upstream_](error_code e, std::size_t) {
+        self->on_response_written(e);
     });
 }
 
-void ClientSession::on_response_body_written(error_code ec) {
+void ClientSession::on_response_written(error_code ec) {
     client_write_pending_ = false;
     write_deadline_ = kNoDeadline;
     if (closed_) return;
     if (ec) return abort();
     head_sent_ = true;
+    if (upstream_) upstream_->buffer.consume(response_write_consume_);
+    if (response_parse_.head.framing == http::ResponseFraming::content_length) response_remaining_ -= std::min<std::uint64_t>(response_remaining_, response_write_consume_);
+    if (response_parse_.head.status == 101) return start_tunnel();
     if (response_body_last_) return response_finished();
-    do_read_response_body();
+    pump_response_body();
 }
 
 void ClientSession::response_finished() {
@@ -859,8 +900,8 @@ void ClientSession::end_exchange() {
     response_deadline_ = kNoDeadline;
     expect_timer_.cancel();
     const bool request_complete = body_ == Body::none || body_ == Body::done;
-    const bool upstream_reusable = upstream_ && !exchange_failed_ && response_ && response_->is_done() &&
-                                   upstream_keep_alive_ && request_complete && !body_op_pending_;
+    const bool upstream_reusable =
+        upstream_ && !exchange_failed_ && response_complete_ && upstream_keep_alive_ && request_complete && !body_op_pending_;
     if (upstream_reusable) {
         ++upstream_->requests_served;
         worker_.pools().give_back(std::move(upstream_), snapshot_->config->defaults.upstream.max_idle_per_endpoint);

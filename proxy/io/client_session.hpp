@@ -17,6 +17,7 @@
 #include "http/chunked_decoder.hpp"
 #include "http/request_head.hpp"
 #include "http/response_head.hpp"
+#include "http/response_parser.hpp"
 #include "io/snapshot.hpp"
 #include "io/upstream_pool.hpp"
 #include "io/worker.hpp"
@@ -52,7 +53,6 @@ public:
     void check_deadlines(std::chrono::steady_clock::time_point now);
 
 private:
-    using ResponseParser = beast_http::response_parser<beast_http::buffer_body>;
     using Clock = std::chrono::steady_clock;
     using Duration = Clock::duration;
     static constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
@@ -91,16 +91,18 @@ private:
     // Response pump.
     void arm_response_deadline();
     void do_read_response_header();
-    void on_response_header(error_code ec);
+    void do_read_response_bytes();
+    void on_response_bytes(error_code ec, std::size_t bytes);
+    void parse_response_head();
+    void on_response_header();
     void on_final_response_header();
     void do_write_interim(std::string text, bool starts_body);
     void on_interim_written(error_code ec, bool starts_body);
     void on_expect_timer(std::uint64_t exchange, error_code ec);
     void do_send_response_header();
-    void on_response_header_sent(error_code ec);
-    void do_read_response_body();
-    void on_response_body_read(error_code ec);
-    void on_response_body_written(error_code ec);
+    void pump_response_body();
+    void do_write_response(std::string_view data, std::size_t consume, bool last);
+    void on_response_written(error_code ec);
     void response_finished();
     // Upgrade tunnel (after a real 101).
     void start_tunnel();
@@ -125,7 +127,6 @@ private:
     void discard_upstream_socket();  // closes it, leaving the pending handlers to clean up
     void report_upstream_failure();
     const config::Config& config() const;
-    char* response_buffer();
 
     void write_access_log(unsigned status, bool from_upstream);
 
@@ -190,7 +191,12 @@ private:
     char chunk_header_[24] = {};
     std::size_t chunk_header_size_ = 0;
 
-    std::optional<ResponseParser> response_;
+    http::ResponseParse response_parse_;  // reused; its views point into upstream_->buffer
+    std::optional<http::ChunkedDecoder> response_decoder_;
+    std::uint64_t response_remaining_ = 0;   // Content-Length responses
+    std::size_t response_write_consume_ = 0;
+    bool head_parsed_ = false;
+    bool upstream_eof_ = false;
     bool response_op_pending_ = false;
     bool response_timed_out_ = false;
     bool response_started_ = false;   // a byte of this exchange's response reached the client
@@ -200,7 +206,6 @@ private:
     bool upstream_keep_alive_ = false;
     bool response_keep_alive_ = false;  // what the client was told
     bool exchange_failed_ = false;
-    std::vector<http::Field> response_fields_;  // views into response_'s header; reused
     std::string client_head_;                   // the response head for the client; reused
     std::string version_value_;
     http::ClientFraming client_framing_ = http::ClientFraming::none;
@@ -209,7 +214,6 @@ private:
     char response_chunk_header_[24] = {};
     std::string interim_;
     std::optional<beast_http::response<beast_http::string_body>> error_response_;
-    std::unique_ptr<char[]> response_buffer_;
 
     // Tunnel state.
     std::unique_ptr<char[]> tunnel_buffers_;

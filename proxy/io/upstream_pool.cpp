@@ -72,6 +72,8 @@ void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, st
         connection->socket.close(ignored);
         return;
     }
+    // An idle connection keeps no read buffer: the pool may hold hundreds of them.
+    connection->buffer.shrink_to_fit();
     connection->idle_since = std::chrono::steady_clock::now();
     idle.push_back(std::move(connection));
 }

@@ -1,5 +1,6 @@
 #include "http/request_head.hpp"
 
+#include "http/field_lines.hpp"
 #include "http/hop_by_hop.hpp"
 
 #include <charconv>
@@ -11,12 +12,6 @@ constexpr std::string_view kCrlf = "\r\n";
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-// RFC 9110 §5.5: field-vchar / SP / HTAB; obs-text (0x80-0xFF) is tolerated in values.
-bool is_field_value_char(char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u == '\t' || (u >= 0x20 && u != 0x7f);
-}
 
 // RFC 9112 §3.2: the request-target never carries a fragment, spaces, controls or
 // non-ASCII bytes.
@@ -188,29 +183,10 @@ struct Parser {
     }
 
     bool parse_fields(std::string_view block) {
-        auto& fields = out.head.fields;
-        while (!block.empty()) {
-            const auto eol = block.find(kCrlf);
-            const auto line = block.substr(0, eol);
-            block.remove_prefix(eol + 2);
-            if (line.size() > limits.field_bytes) return fail(431, "a header field is too large");
-            if (line.front() == ' ' || line.front() == '\t')
-                return fail(400, "obsolete line folding (RFC 9112 §5.2)");
-            const auto colon = line.find(':');
-            if (colon == std::string_view::npos) return fail(400, "header line without a colon");
-            const auto name = line.substr(0, colon);
-            if (name.empty()) return fail(400, "empty header name");
-            for (char c : name)
-                if (!is_token_char(c))
-                    return fail(400, c == ' ' || c == '\t' ? "whitespace before a colon (RFC 9112 §5.1)"
-                                                          : "invalid character in a header name");
-            const auto value = trim_ows(line.substr(colon + 1));
-            for (char c : value)
-                if (!is_field_value_char(c)) return fail(400, "control character in a header value");
-            if (fields.size() >= limits.field_count) return fail(431, "too many header fields");
-            fields.push_back({name, value});
-        }
-        return true;
+        const auto error = parse_field_lines(block, limits.field_bytes, limits.field_count, out.head.fields);
+        if (error == FieldLinesError::none) return true;
+        const bool too_big = error == FieldLinesError::field_too_large || error == FieldLinesError::too_many_fields;
+        return fail(too_big ? 431 : 400, to_string(error));
     }
 
     bool interpret_fields() {
