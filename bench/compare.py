@@ -276,6 +276,8 @@ def main():
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--json", default="bench/results/compare.json")
     parser.add_argument("--only", default="canaryd,haproxy,nginx")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="NAME=PATH: another canaryd binary measured in the same rounds (before/after figures)")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="canaryd-compare-")
@@ -287,6 +289,10 @@ def main():
         "nginx": lambda p: start_nginx_proxy(workdir, p, stable_port, canary_port),
     }
     targets = [t for t in ("canaryd", "haproxy", "nginx") if t in args.only.split(",")]
+    for variant in args.variant:
+        name, path = variant.split("=", 1)
+        starters[name] = (lambda binary: lambda p: start_canaryd(binary, workdir, p, stable_port, canary_port))(path)
+        targets.append(name)
     raw = {t: [] for t in targets}
     try:
         for round_index in range(args.rounds):
