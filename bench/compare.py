@@ -105,25 +105,32 @@ class Process:
         self.log.close()
 
 
-def start_backends(workdir, stable_port, canary_port):
-    conf = os.path.join(workdir, "backend-nginx.conf")
+def nginx_conf(workdir, name, servers):
+    """A single-process, foreground nginx with one worker and the given server blocks."""
+    conf = os.path.join(workdir, f"{name}-nginx.conf")
     with open(conf, "w") as f:
         f.write(f"""
 master_process off;
 daemon off;
 worker_processes 1;
 worker_rlimit_nofile 20000;
-pid {workdir}/backend.pid;
-error_log {workdir}/backend-error.log;
+pid {workdir}/{name}.pid;
+error_log {workdir}/{name}-error.log;
 events {{ worker_connections 8192; }}
 http {{
     access_log off;
     keepalive_requests 10000000;
     keepalive_timeout 300s;
-    server {{ listen 127.0.0.1:{stable_port}; location / {{ return 200 "stable\\n"; }} }}
-    server {{ listen 127.0.0.1:{canary_port}; location / {{ return 200 "canary\\n"; }} }}
+{servers}
 }}
 """)
+    return conf
+
+
+def start_backends(workdir, stable_port, canary_port):
+    conf = nginx_conf(workdir, "backend", f"""
+    server {{ listen 127.0.0.1:{stable_port}; location / {{ return 200 "stable\\n"; }} }}
+    server {{ listen 127.0.0.1:{canary_port}; location / {{ return 200 "canary\\n"; }} }}""")
     p = Process("backend", ["nginx", "-c", conf, "-p", workdir], stable_port, workdir)
     wait_port(canary_port)
     return p
@@ -174,20 +181,7 @@ backend back
 
 
 def start_nginx_proxy(workdir, port, stable_port, canary_port):
-    conf = os.path.join(workdir, "proxy-nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""
-master_process off;
-daemon off;
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid {workdir}/proxy.pid;
-error_log {workdir}/proxy-error.log;
-events {{ worker_connections 8192; }}
-http {{
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
+    conf = nginx_conf(workdir, "proxy", f"""
     upstream back {{
         server 127.0.0.1:{stable_port} weight=9;
         server 127.0.0.1:{canary_port} weight=1;
@@ -200,9 +194,7 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}
-    }}
-}}
-""")
+    }}""")
     return Process("nginx", ["nginx", "-c", conf, "-p", workdir], port, workdir)
 
 

@@ -1,5 +1,7 @@
 #include "io/admin_server.hpp"
 
+#include "io/listener.hpp"
+
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -91,15 +93,7 @@ private:
 AdminServer::AdminServer(asio::io_context& context, Handler handler)
     : acceptor_(context), handler_(std::make_shared<Handler>(std::move(handler))) {}
 
-error_code AdminServer::open(const tcp::endpoint& endpoint) {
-    error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) port_ = acceptor_.local_endpoint(ec).port();
-    return ec;
-}
+error_code AdminServer::open(const tcp::endpoint& endpoint) { return open_acceptor(acceptor_, endpoint, port_); }
 
 void AdminServer::start() { do_accept(); }
 

@@ -14,19 +14,21 @@ using boost::system::error_code;
 Listener::Listener(asio::io_context& accept_context, std::vector<Worker*> workers, config::Listener config)
     : acceptor_(accept_context), retry_timer_(accept_context), workers_(std::move(workers)), config_(std::move(config)) {}
 
-error_code Listener::open(const tcp::endpoint& endpoint) {
+error_code open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, std::uint16_t& bound_port) {
     error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) port_ = acceptor_.local_endpoint(ec).port();
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) bound_port = acceptor.local_endpoint(ec).port();
     if (ec) {
         error_code ignored;
-        acceptor_.close(ignored);
+        acceptor.close(ignored);
     }
     return ec;
 }
+
+error_code Listener::open(const tcp::endpoint& endpoint) { return open_acceptor(acceptor_, endpoint, port_); }
 
 void Listener::start() { do_accept(); }
 

@@ -17,6 +17,10 @@ namespace canaryd::io {
 
 class Worker;
 
+// Opens, binds and listens (address reuse on); closes the acceptor again on failure.
+boost::system::error_code open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
+                                        std::uint16_t& bound_port);
+
 class Listener : public std::enable_shared_from_this<Listener> {
 public:
     Listener(boost::asio::io_context& accept_context, std::vector<Worker*> workers, config::Listener config);

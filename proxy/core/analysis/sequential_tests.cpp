@@ -54,29 +54,28 @@ double BernoulliConfidence::log_mixture_ratio(double p) const {
     return log_marginal - (s * std::log(p) + f * std::log1p(-p));
 }
 
-double BernoulliConfidence::lower(double alpha) const {
-    if (trials_ == 0 || events_ == 0) return 0.0;
+double BernoulliConfidence::bound(double alpha, bool upper) const {
     const double target = std::log(1.0 / alpha);
     const double mle = static_cast<double>(events_) / static_cast<double>(trials_);
-    // log M(p) falls from +inf at p -> 0 to its minimum at the MLE.
+    // log M(p) is smallest at the MLE and grows without bound towards 0 and 1: each bound
+    // is where it crosses log(1/α) on its side.
     if (log_mixture_ratio(mle) >= target) return mle;
     auto f = [&](double p) { return log_mixture_ratio(p) - target; };
     boost::math::tools::eps_tolerance<double> tolerance(30);
     std::uintmax_t iterations = 100;
-    const auto [low, high] = boost::math::tools::toms748_solve(f, 1e-15, mle, tolerance, iterations);
-    return low;
+    const auto [low, high] = upper ? boost::math::tools::toms748_solve(f, mle, 1.0 - 1e-15, tolerance, iterations)
+                                   : boost::math::tools::toms748_solve(f, 1e-15, mle, tolerance, iterations);
+    return upper ? high : low;
+}
+
+double BernoulliConfidence::lower(double alpha) const {
+    if (trials_ == 0 || events_ == 0) return 0.0;
+    return bound(alpha, false);
 }
 
 double BernoulliConfidence::upper(double alpha) const {
     if (trials_ == 0 || events_ == trials_) return 1.0;
-    const double target = std::log(1.0 / alpha);
-    const double mle = static_cast<double>(events_) / static_cast<double>(trials_);
-    if (log_mixture_ratio(mle) >= target) return mle;
-    auto f = [&](double p) { return log_mixture_ratio(p) - target; };
-    boost::math::tools::eps_tolerance<double> tolerance(30);
-    std::uintmax_t iterations = 100;
-    const auto [low, high] = boost::math::tools::toms748_solve(f, mle, 1.0 - 1e-15, tolerance, iterations);
-    return high;
+    return bound(alpha, true);
 }
 
 }  // namespace canaryd::analysis

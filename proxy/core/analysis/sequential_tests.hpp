@@ -72,6 +72,7 @@ public:
 
 private:
     double log_mixture_ratio(double p) const;
+    double bound(double alpha, bool upper) const;
     std::uint64_t events_ = 0;
     std::uint64_t trials_ = 0;
 };

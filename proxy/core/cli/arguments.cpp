@@ -21,6 +21,16 @@ std::string encode(const std::string& value) {
     return out;
 }
 
+// The value after option args[i] (advancing i), or an error naming the option.
+bool take_value(const std::vector<std::string>& args, std::size_t& i, std::string& out, std::string& error) {
+    if (i + 1 >= args.size() || args[i + 1].empty()) {
+        error = args[i] + " needs a value";
+        return false;
+    }
+    out = args[++i];
+    return true;
+}
+
 void add_query(std::string& query, const std::string& key, const std::string& value) {
     if (!query.empty()) query += '&';
     query += key + "=" + encode(value);
@@ -50,14 +60,7 @@ ParsedArguments parse_ctl(const std::vector<std::string>& args) {
     }
     for (; i < args.size(); ++i) {
         const std::string& arg = args[i];
-        auto value = [&](std::string& out) {
-            if (i + 1 >= args.size() || args[i + 1].empty()) {
-                parsed.error = arg + " needs a value";
-                return false;
-            }
-            out = args[++i];
-            return true;
-        };
+        auto value = [&](std::string& out) { return take_value(args, i, out, parsed.error); };
         if (arg == "--route") {
             if (!value(route)) return parsed;
         } else if (arg == "--admin") {
@@ -118,14 +121,7 @@ ParsedArguments parse_arguments(const std::vector<std::string>& args) {
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
-        auto value = [&](std::string& out) {
-            if (i + 1 >= args.size() || args[i + 1].empty()) {
-                parsed.error = arg + " needs a value";
-                return false;
-            }
-            out = args[++i];
-            return true;
-        };
+        auto value = [&](std::string& out) { return take_value(args, i, out, parsed.error); };
         if (arg == "--config") {
             if (!set_mode(Mode::run, arg) || !value(a.config_path)) return parsed;
         } else if (arg == "--check-config") {
