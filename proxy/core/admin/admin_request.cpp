@@ -1,16 +1,11 @@
 #include "admin/admin_request.hpp"
 
+#include "http/request_head.hpp"
+
 #include <array>
 
 namespace canaryd::admin {
 namespace {
-
-int hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 std::string decode(std::string_view text) {
     std::string out;
@@ -18,8 +13,8 @@ std::string decode(std::string_view text) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] == '+') {
             out += ' ';
-        } else if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-            out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+        } else if (text[i] == '%' && i + 2 < text.size() && http::hex_digit_value(text[i + 1]) >= 0 && http::hex_digit_value(text[i + 2]) >= 0) {
+            out += static_cast<char>(http::hex_digit_value(text[i + 1]) * 16 + http::hex_digit_value(text[i + 2]));
             i += 2;
         } else {
             out += text[i];

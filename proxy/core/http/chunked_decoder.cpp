@@ -5,13 +5,6 @@
 namespace canaryd::http {
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // Chunk sizes above 2^60 are refused long before they could overflow 64 bits.
 constexpr std::size_t kMaxSizeDigits = 15;
 
@@ -29,7 +22,7 @@ ChunkedDecoder::Step ChunkedDecoder::next(std::string_view input) {
         const char c = input[i];
         switch (state_) {
             case State::size: {
-                const int v = hex_value(c);
+                const int v = hex_digit_value(c);
                 if (v >= 0) {
                     if (++size_digits_ > kMaxSizeDigits) return fail("chunk size too large", i);
                     chunk_remaining_ = chunk_remaining_ * 16 + static_cast<std::uint64_t>(v);

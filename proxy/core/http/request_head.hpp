@@ -72,4 +72,7 @@ void parse_request_head(std::string_view buffer, const HeadLimits& limits, HeadP
 // RFC 9110 §5.6.2 token characters.
 bool is_token_char(char c);
 
+// 0-15 for a hexadecimal digit, -1 otherwise.
+int hex_digit_value(char c);
+
 }  // namespace canaryd::http
