@@ -6,6 +6,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <unistd.h>
+
 namespace canaryd::io {
 
 namespace asio = boost::asio;
@@ -39,15 +41,12 @@ void Listener::stop() {
 }
 
 void Listener::do_accept() {
-    Worker& worker = *workers_[next_worker_];
-    // The socket is born on the worker's io_context, typed to it (no type-erased executor).
-    auto socket = std::make_shared<WorkerSocket>(worker.context().get_executor());
-    acceptor_.async_accept(*socket, [self = shared_from_this(), socket](error_code ec) {
-        self->on_accept(ec, std::move(*socket));
+    acceptor_.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
+        self->on_accept(ec, std::move(socket));
     });
 }
 
-void Listener::on_accept(error_code ec, WorkerSocket socket) {
+void Listener::on_accept(error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
         // Out of file descriptors or memory: log, back off briefly instead of spinning, and
@@ -61,9 +60,23 @@ void Listener::on_accept(error_code ec, WorkerSocket socket) {
     }
     Worker& worker = *workers_[next_worker_];
     next_worker_ = (next_worker_ + 1) % workers_.size();
-    asio::post(worker.context(), [&worker, s = std::move(socket)]() mutable {
-        std::make_shared<ClientSession>(worker, std::move(s))->start();
-    });
+    // Only the descriptor crosses threads: the worker registers it with its own reactor,
+    // which takes no locks (ARCHITECTURE: share nothing on the request path).
+    error_code failed;
+    const auto protocol = socket.local_endpoint(failed).protocol();
+    const auto fd = failed ? -1 : socket.release(failed);
+    if (!failed) {
+        asio::post(worker.context(), [&worker, protocol, fd] {
+            WorkerSocket s(worker.context().get_executor());
+            error_code assign_error;
+            s.assign(protocol, fd, assign_error);
+            if (assign_error) {
+                ::close(fd);
+                return;
+            }
+            std::make_shared<ClientSession>(worker, std::move(s))->start();
+        });
+    }
     do_accept();
 }
 

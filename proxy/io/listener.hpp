@@ -35,7 +35,7 @@ public:
 
 private:
     void do_accept();
-    void on_accept(boost::system::error_code ec, WorkerSocket socket);
+    void on_accept(boost::system::error_code ec, tcp::socket socket);
 
     tcp::acceptor acceptor_;
     boost::asio::steady_timer retry_timer_;

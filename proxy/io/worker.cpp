@@ -49,10 +49,10 @@ void Worker::schedule_housekeeping() {
 }
 
 void Worker::stop() {
-    housekeeping_.cancel();
     work_.reset();
     ioc_.stop();
     if (thread_.joinable()) thread_.join();
+    housekeeping_.cancel();  // only once the worker thread is gone: the timer is its alone
 }
 
 const std::shared_ptr<const Snapshot>& Worker::snapshot() { return snapshots_.get(); }
