@@ -12,6 +12,7 @@
 #include "io/metrics.hpp"
 #include "io/rollout_controller.hpp"
 #include "io/signals_aggregator.hpp"
+#include "io/tls_context.hpp"
 #include "io/worker.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -70,10 +71,6 @@ void App::start() {
     rollout_->prepare(*build.snapshot, now_seconds());
     snapshots_.publish(build.snapshot);
 
-    for (const auto& listener : config.listeners)
-        if (listener.tls)
-            throw StartupError("listener " + listener.address.to_string() + ": TLS is not supported yet by this build");
-
     std::random_device entropy;
     for (unsigned i = 0; i < threads; ++i) {
         const std::uint64_t seed = options_.seed != 0 ? options_.seed + i : (std::uint64_t{entropy()} << 32) ^ entropy();
@@ -129,9 +126,13 @@ void App::start() {
 }
 
 std::shared_ptr<Listener> App::open_listener(const config::Listener& listener_config, std::string& error) {
+    std::shared_ptr<asio::ssl::context> tls;
     if (listener_config.tls) {
-        error = "listener " + listener_config.address.to_string() + ": TLS is not supported yet by this build";
-        return nullptr;
+        tls = make_tls_context(*listener_config.tls, error);
+        if (!tls) {
+            error = "listener " + listener_config.address.to_string() + ": " + error;
+            return nullptr;
+        }
     }
     boost::system::error_code ec;
     auto address = asio::ip::make_address(listener_config.address.host, ec);
@@ -149,6 +150,7 @@ std::shared_ptr<Listener> App::open_listener(const config::Listener& listener_co
         error = "listener " + listener_config.address.to_string() + ": " + err.message();
         return nullptr;
     }
+    listener->set_tls_context(std::move(tls));
     return listener;
 }
 
@@ -364,10 +366,24 @@ std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config>
     // reload as a whole and the old config stays in force.
     std::vector<std::shared_ptr<Listener>> next_listeners;
     std::vector<std::shared_ptr<Listener>> opened;
+    std::vector<std::pair<std::shared_ptr<Listener>, std::shared_ptr<asio::ssl::context>>> rotated;
     for (const auto& listener_config : config->listeners) {
-        auto same = std::find_if(listeners_.begin(), listeners_.end(),
-                                 [&](const auto& l) { return l->config() == listener_config; });
+        // Each open listener serves at most one config entry (two ":0" entries are two ports).
+        auto same = std::find_if(listeners_.begin(), listeners_.end(), [&](const auto& l) {
+            return l->config() == listener_config &&
+                   std::find(next_listeners.begin(), next_listeners.end(), l) == next_listeners.end();
+        });
         if (same != listeners_.end()) {
+            if (listener_config.tls) {
+                // Certificates are re-read on every reload (rotation without a restart).
+                std::string error;
+                auto tls = make_tls_context(*listener_config.tls, error);
+                if (!tls) {
+                    for (auto& l : opened) l->stop();
+                    return {"listener " + listener_config.address.to_string() + ": " + error};
+                }
+                rotated.emplace_back(*same, std::move(tls));
+            }
             next_listeners.push_back(*same);
             continue;
         }
@@ -411,6 +427,7 @@ std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config>
         listener->stop();  // its established connections carry on
         log::info("listener_closed", {{"address", listener->config().address.to_string()}});
     }
+    for (auto& [listener, tls] : rotated) listener->set_tls_context(std::move(tls));
     for (auto& listener : opened) {
         listener->start();
         log::info("listening", {{"address", listener->config().address.host + ":" + std::to_string(listener->port())}});

@@ -76,10 +76,11 @@ bool offered(std::string_view client_list, std::string_view chosen) {
 
 }  // namespace
 
-ClientSession::ClientSession(Worker& worker, WorkerSocket socket)
+ClientSession::ClientSession(Worker& worker, WorkerSocket socket, std::shared_ptr<asio::ssl::context> tls_context)
     : worker_(worker),
       registry_(worker.sessions()),
       socket_(std::move(socket)),
+      tls_context_(std::move(tls_context)),
       expect_timer_(worker.context()) {
     registry_->sessions.insert(this);
     registry_->count.fetch_add(1, std::memory_order_release);
@@ -105,7 +106,17 @@ void ClientSession::start() {
     if (ec) return;  // the client is already gone
     peer_ip_ = peer.address().to_string();
     socket_.set_option(tcp::no_delay(true), ec);
-    do_read_head();
+    if (!tls_context_) return do_read_head();
+    // TLS: the handshake must finish within the header timeout, like a request head.
+    tls_.emplace(socket_, *tls_context_);
+    client_read_pending_ = true;
+    read_deadline_ = Clock::now() + config().defaults.timeouts.header;
+    tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](error_code e) {
+        self->client_read_pending_ = false;
+        self->read_deadline_ = kNoDeadline;
+        if (e || self->closed_) return self->abort();
+        self->do_read_head();
+    });
 }
 
 // ---------------------------------------------------------------- deadlines
@@ -176,7 +187,6 @@ void ClientSession::do_read_head() {
     response_deferred_ = false;
     sent_continue_ = false;
     exchange_failed_ = false;
-    error_response_.reset();
     request_id_.clear();
     method_.clear();
     path_.clear();
@@ -206,8 +216,8 @@ void ClientSession::do_read_head() {
 
 void ClientSession::do_read_head_bytes() {
     client_read_pending_ = true;
-    socket_.async_read_some(client_buffer_.prepare(kHeadReadChunk),
-                            [self = shared_from_this()](error_code ec, std::size_t n) { self->on_head_bytes(ec, n); });
+    client_read_some(client_buffer_.prepare(kHeadReadChunk),
+                     [self = shared_from_this()](error_code ec, std::size_t n) { self->on_head_bytes(ec, n); });
 }
 
 void ClientSession::on_head_bytes(error_code ec, std::size_t bytes) {
@@ -306,7 +316,7 @@ void ClientSession::on_head(const http::RequestHead& head) {
     const auto& version = route_->versions[static_cast<std::size_t>(role_)];
     http::ForwardInfo info;
     info.peer_ip = peer_ip_;
-    info.scheme = "http";
+    info.scheme = tls_ ? "https" : "http";
     info.request_id = request_id_;
     info.fallback_host = version.endpoint_ids.empty() ? std::string_view("localhost")
                                                        : std::string_view(snapshot_->endpoints[version.endpoint_ids[0]].key);
@@ -454,8 +464,8 @@ void ClientSession::do_read_body_bytes() {
     body_op_pending_ = true;
     client_read_pending_ = true;
     arm_read_deadline(config().defaults.timeouts.body);
-    socket_.async_read_some(client_buffer_.prepare(kBodyChunk),
-                            [self = shared_from_this()](error_code ec, std::size_t n) { self->on_body_bytes(ec, n); });
+    client_read_some(client_buffer_.prepare(kBodyChunk),
+                     [self = shared_from_this()](error_code ec, std::size_t n) { self->on_body_bytes(ec, n); });
 }
 
 void ClientSession::on_body_bytes(error_code ec, std::size_t bytes) {
@@ -661,7 +671,7 @@ void ClientSession::do_write_interim(std::string text, bool starts_body) {
     interim_ = std::move(text);
     client_write_pending_ = true;
     arm_write_deadline(config().defaults.timeouts.idle);
-    asio::async_write(socket_, asio::buffer(interim_), [self = shared_from_this(), starts_body](error_code ec, std::size_t) {
+    client_write(asio::buffer(interim_), [self = shared_from_this(), starts_body](error_code ec, std::size_t) {
         self->on_interim_written(ec, starts_body);
     });
 }
@@ -813,7 +823,7 @@ void ClientSession::do_write_response(std::string_view data, std::size_t consume
     }
     client_write_pending_ = true;
     arm_write_deadline(config().defaults.timeouts.idle);
-    asio::async_write(socket_, buffers, [self = shared_from_this(), keep = upstream_](error_code e, std::size_t) {
+    client_write(buffers, [self = shared_from_this(), keep = upstream_](error_code e, std::size_t) {
         self->on_response_written(e);
     });
 }
@@ -860,7 +870,7 @@ void ClientSession::start_tunnel() {
         if (client_to_upstream)
             asio::async_write(self->upstream_->socket, pending.data(), write_done);
         else
-            asio::async_write(self->socket_, pending.data(), write_done);
+            self->client_write(pending.data(), write_done);
     };
     flush_then_pump(true);
     flush_then_pump(false);
@@ -879,10 +889,10 @@ void ClientSession::tunnel_pump(bool client_to_upstream) {
         if (client_to_upstream)
             asio::async_write(self->upstream_->socket, asio::buffer(buffer, n), on_written);
         else
-            asio::async_write(self->socket_, asio::buffer(buffer, n), on_written);
+            self->client_write(asio::buffer(buffer, n), on_written);
     };
     if (client_to_upstream)
-        socket_.async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
+        client_read_some(asio::buffer(buffer, kBodyChunk), on_read);
     else
         upstream_->socket.async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
 }
@@ -941,19 +951,12 @@ void ClientSession::send_error(unsigned status, std::string_view detail, bool fo
     const bool request_complete = body_ == Body::none || body_ == Body::done;
     response_keep_alive_ =
         !force_close && client_keep_alive_ && request_complete && !body_op_pending_ && !worker_.draining();
-    auto& response = error_response_.emplace();
     error_response_status_ = status;
-    response.result(status);
-    response.version(client_version_ < 11 ? 10 : 11);
-    response.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-    response.set(bhttp::field::cache_control, "no-store");
-    if (!request_id_.empty()) response.set("x-request-id", request_id_);
-    response.body() = http::error_body(status, detail);
-    response.keep_alive(response_keep_alive_);
-    response.prepare_payload();
+    error_text_.clear();
+    http::append_error_response(error_text_, status, detail, client_version_, response_keep_alive_, request_id_);
     client_write_pending_ = true;
     arm_write_deadline(config().defaults.timeouts.idle);
-    bhttp::async_write(socket_, response, [self = shared_from_this()](error_code ec, std::size_t) {
+    client_write(asio::buffer(error_text_), [self = shared_from_this()](error_code ec, std::size_t) {
         self->on_error_sent(ec);
     });
 }
@@ -961,7 +964,6 @@ void ClientSession::send_error(unsigned status, std::string_view detail, bool fo
 void ClientSession::on_error_sent(error_code ec) {
     client_write_pending_ = false;
     write_deadline_ = kNoDeadline;
-    error_response_.reset();
     if (closed_) return;
     if (ec) return abort();
     exchange_failed_ = true;

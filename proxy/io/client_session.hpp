@@ -22,7 +22,10 @@
 #include "io/upstream_pool.hpp"
 #include "io/worker.hpp"
 
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
@@ -43,7 +46,8 @@ using boost::system::error_code;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
 public:
-    ClientSession(Worker& worker, WorkerSocket socket);
+    // `tls_context` non-null: the connection speaks TLS (a listener with `tls:`).
+    ClientSession(Worker& worker, WorkerSocket socket, std::shared_ptr<boost::asio::ssl::context> tls_context = nullptr);
     ~ClientSession();
     void start();
     // Shutdown (worker thread): an idle keep-alive connection closes now; an exchange in
@@ -130,9 +134,23 @@ private:
 
     void write_access_log(unsigned status, bool from_upstream);
 
+    // Client I/O goes through TLS when the listener has it, straight to the socket if not.
+    template <class Buffers, class Handler>
+    void client_read_some(const Buffers& buffers, Handler&& handler) {
+        if (tls_) tls_->async_read_some(buffers, std::forward<Handler>(handler));
+        else socket_.async_read_some(buffers, std::forward<Handler>(handler));
+    }
+    template <class Buffers, class Handler>
+    void client_write(const Buffers& buffers, Handler&& handler) {
+        if (tls_) boost::asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+        else boost::asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+    }
+
     Worker& worker_;
     std::shared_ptr<SessionRegistry> registry_;
     WorkerSocket socket_;
+    std::shared_ptr<boost::asio::ssl::context> tls_context_;
+    std::optional<boost::asio::ssl::stream<WorkerSocket&>> tls_;
     boost::beast::flat_buffer client_buffer_;  // request heads and bodies, pipelined bytes
     Clock::time_point read_deadline_ = kNoDeadline;      // of the pending client read
     Clock::time_point write_deadline_ = kNoDeadline;     // of the pending client write
@@ -213,7 +231,7 @@ private:
     bool response_body_last_ = false;
     char response_chunk_header_[24] = {};
     std::string interim_;
-    std::optional<beast_http::response<beast_http::string_body>> error_response_;
+    std::string error_text_;  // an error response canaryd generated
 
     // Tunnel state.
     std::unique_ptr<char[]> tunnel_buffers_;

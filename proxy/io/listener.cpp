@@ -66,7 +66,7 @@ void Listener::on_accept(error_code ec, tcp::socket socket) {
     const auto protocol = socket.local_endpoint(failed).protocol();
     const auto fd = failed ? -1 : socket.release(failed);
     if (!failed) {
-        asio::post(worker.context(), [&worker, protocol, fd] {
+        asio::post(worker.context(), [&worker, protocol, fd, tls = tls_context_] {
             WorkerSocket s(worker.context().get_executor());
             error_code assign_error;
             s.assign(protocol, fd, assign_error);
@@ -74,7 +74,7 @@ void Listener::on_accept(error_code ec, tcp::socket socket) {
                 ::close(fd);
                 return;
             }
-            std::make_shared<ClientSession>(worker, std::move(s))->start();
+            std::make_shared<ClientSession>(worker, std::move(s), tls)->start();
         });
     }
     do_accept();

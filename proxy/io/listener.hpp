@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <memory>
@@ -32,6 +33,9 @@ public:
 
     std::uint16_t port() const { return port_; }
     const config::Listener& config() const { return config_; }
+    // TLS listeners: the context new connections get (a reload swaps it; established
+    // connections keep theirs). Control thread only.
+    void set_tls_context(std::shared_ptr<boost::asio::ssl::context> context) { tls_context_ = std::move(context); }
 
 private:
     void do_accept();
@@ -41,6 +45,7 @@ private:
     boost::asio::steady_timer retry_timer_;
     std::vector<Worker*> workers_;
     config::Listener config_;
+    std::shared_ptr<boost::asio::ssl::context> tls_context_;
     std::size_t next_worker_ = 0;
     std::uint16_t port_ = 0;
 };

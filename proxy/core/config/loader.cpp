@@ -94,8 +94,9 @@ private:
             if (auto a = fields.require("address"); a.IsDefined()) {
                 auto hp = reader_.host_port(a, fields.path_of("address"), true);
                 if (hp) {
+                    // Port 0 asks the kernel for a free port each time: never a duplicate.
                     for (const auto& other : config.listeners)
-                        if (other.address == *hp)
+                        if (other.address == *hp && hp->port != 0)
                             reader_.error(a, fields.path_of("address"), "duplicate listener address");
                     listener.address = *hp;
                 }

@@ -35,4 +35,17 @@ std::string error_body(unsigned status, std::string_view detail) {
     return body;
 }
 
+void append_error_response(std::string& out, unsigned status, std::string_view detail, int version, bool keep_alive,
+                           std::string_view request_id) {
+    const std::string body = error_body(status, detail);
+    out.append(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ").append(std::to_string(status)).append(" ");
+    out.append(reason_phrase(status)).append("\r\n");
+    out.append("Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n");
+    if (!request_id.empty()) out.append("X-Request-Id: ").append(request_id).append("\r\n");
+    out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+    if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
+    if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
+    out.append("\r\n").append(body);
+}
+
 }  // namespace canaryd::http

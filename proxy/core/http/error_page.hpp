@@ -12,4 +12,9 @@ std::string error_body(unsigned status, std::string_view detail);
 
 std::string_view reason_phrase(unsigned status);
 
+// The whole response: status line, Content-Type, Content-Length, Cache-Control: no-store,
+// X-Request-Id (when given), Connection as `keep_alive` says for the client's `version`.
+void append_error_response(std::string& out, unsigned status, std::string_view detail, int version, bool keep_alive,
+                           std::string_view request_id);
+
 }  // namespace canaryd::http
