@@ -16,6 +16,7 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
@@ -62,6 +63,9 @@ void ClientSession::start() {
     if (ec) return;  // the client is already gone
     peer_ip_ = peer.address().to_string();
     socket_.set_option(tcp::no_delay(true), ec);
+    // Synchronous reads (do_await_request) must never block the worker; asynchronous
+    // operations are unaffected by this mode.
+    socket_.non_blocking(true, ec);
     if (!tls_context_) return do_read_head();
     // TLS: the handshake must finish within the header timeout, like a request head.
     tls_.emplace(socket_, *tls_context_);
@@ -161,13 +165,40 @@ void ClientSession::do_read_head() {
         arm_read_deadline(config().defaults.timeouts.header);
         return parse_head();
     }
-    // An idle keep-alive connection holds no read buffer: with thousands of them, memory per
-    // connection is what counts (bench/compare.sh measures it).
-    client_buffer_.shrink_to_fit();
     // Between requests the idle timeout applies; the header deadline starts with the first byte.
     waiting_first_byte_ = true;
     arm_read_deadline(config().defaults.timeouts.idle);
-    do_read_head_bytes();
+    do_await_request(false);
+}
+
+// An idle keep-alive connection holds no read buffer: with thousands of them, memory per
+// connection is what counts (bench/compare.sh measures it). So read what is already there
+// (the same non-blocking recv Asio's async read would try first), and if nothing is, free
+// the buffer and wait for readability instead of parking a read into it. Asio's reactor is
+// edge-triggered and a wait is never speculative, so the recv must come first: bytes that
+// arrived earlier raised no new edge. The worker is single-threaded, so no event can slip
+// between the recv and the wait being queued.
+void ClientSession::do_await_request(bool from_readiness) {
+    if (tls_) return do_read_head_bytes();  // TLS reads go through the stream's own record buffers
+    error_code ec;
+    const auto bytes = socket_.read_some(client_buffer_.prepare(kHeadReadChunk), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        client_buffer_.shrink_to_fit();
+        client_read_pending_ = true;
+        socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code e) {
+            self->client_read_pending_ = false;
+            if (self->closed_) return;
+            if (e) return self->on_head_bytes(e, 0);  // idle timeout, drain or reset
+            self->do_await_request(true);              // the recv finds the bytes or the end of stream
+        });
+        return;
+    }
+    if (from_readiness) return on_head_bytes(ec, bytes);
+    // The bytes were there before this exchange's caller finished: handle them as a queued
+    // completion, as Asio's own speculative read does, so that work already queued on this
+    // worker runs first (another session handing its upstream connection back to the pool).
+    client_read_pending_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this(), ec, bytes] { self->on_head_bytes(ec, bytes); });
 }
 
 void ClientSession::do_read_head_bytes() {

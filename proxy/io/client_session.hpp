@@ -73,6 +73,7 @@ private:
 
     // Request head.
     void do_read_head();
+    void do_await_request(bool from_readiness);
     void do_read_head_bytes();
     void on_head_bytes(error_code ec, std::size_t bytes);
     void parse_head();
