@@ -40,7 +40,10 @@ void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
     const int id = worker_.health().pick(version.endpoint_ids, worker_.cursor(route_index, role_),
                                          std::chrono::steady_clock::now(), exclude_endpoint);
     if (id < 0) {
-        if (exclude_endpoint >= 0) return fail_exchange(502, connect_failure_, analysis::ErrorKind::connect);
+        // Retry parity: a version with a single endpoint gets its one retry on that endpoint
+        // with a fresh connection, so a transient connect error counts against neither
+        // version more than the other (a one-endpoint canary next to a many-endpoint stable).
+        if (exclude_endpoint >= 0) return do_connect(static_cast<std::uint32_t>(exclude_endpoint));
         return fail_exchange(503, "no endpoint available", analysis::ErrorKind::no_endpoint);
     }
     endpoint_id_ = static_cast<std::uint32_t>(id);

@@ -46,6 +46,16 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
                     .Name("canaryd_rollbacks_total")
                     .Help("Rollbacks, by route and the guardrail that caused them.")
                     .Register(*registry)),
+      guardrail_evidence(prometheus::BuildGauge()
+                             .Name("canaryd_guardrail_evidence")
+                             .Help("A guardrail's evidence against the canary: the log e-value in nats for "
+                                   "success_rate and latency (fails at log(1/alpha)), seconds in breach for "
+                                   "cpu_per_request and memory (fails at 'for').")
+                             .Register(*registry)),
+      guardrail_verdict(prometheus::BuildGauge()
+                            .Name("canaryd_guardrail_verdict")
+                            .Help("1 for a guardrail's verdict at the last evaluation (pass|fail|hold), 0 for the others.")
+                            .Register(*registry)),
       config_reloads(prometheus::BuildCounter()
                          .Name("canaryd_config_reloads_total")
                          .Help("Config reloads, by result (success|fail).")

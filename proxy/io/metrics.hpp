@@ -28,6 +28,8 @@ struct Metrics {
     prometheus::Family<prometheus::Gauge>& backend_memory;       // {route,version,release}
     prometheus::Family<prometheus::Counter>& signal_errors;      // {route,version,source}
     prometheus::Family<prometheus::Counter>& rollbacks;          // {route,guardrail}
+    prometheus::Family<prometheus::Gauge>& guardrail_evidence;   // {route,guardrail}: log e-value (nats)
+    prometheus::Family<prometheus::Gauge>& guardrail_verdict;    // {route,guardrail,verdict}: 1 for the current one
     prometheus::Family<prometheus::Counter>& config_reloads;     // {result}
     prometheus::Family<prometheus::Gauge>& build_info;           // {version}
 

@@ -19,6 +19,7 @@ boost::json::object result_json(const analysis::GuardrailResult& r) {
     boost::json::object o;
     o["guardrail"] = r.guardrail;
     o["verdict"] = analysis::to_string(r.verdict);
+    if (r.dry_run) o["dry_run"] = true;
     o["canary_value"] = r.canary_value;
     o["stable_value"] = r.stable_value;
     o["canary_samples"] = r.canary_samples;
@@ -95,25 +96,113 @@ void RolloutController::prepare(const Snapshot& snapshot, double now) {
                 persisted_changed = true;
             }
         }
-        // Evidence is about one release under one set of guardrails: a change of either
-        // starts the analysis over.
-        if (!route.analysis) {
-            control.analyzer.reset();
-            control.analysis_config.reset();
-        } else if (!control.analyzer || !same_release || !control.analysis_config ||
-                   control.analysis_config->guardrails.size() != route.analysis->guardrails.size() ||
-                   control.analysis_config->confidence != route.analysis->confidence ||
-                   control.analysis_config->min_requests != route.analysis->min_requests) {
-            control.analyzer = std::make_unique<analysis::RouteAnalyzer>(*route.analysis);
-            control.analysis_config = route.analysis;
-            control.last_verdict.reset();
-        }
+        prepare_analysis(route, control, same_release);
+        follow_step(control);
         control.runtime = compiled.runtime;
         control.runtime->canary_weight_bp.store(control.machine->state().weight_bp, std::memory_order_release);
         next.emplace(route.name, std::move(control));
     }
+    for (auto& [name, control] : routes_)
+        if (!next.contains(name)) drop_series(name, control, {});
     routes_ = std::move(next);
     if (persisted_changed) persist();
+}
+
+void RolloutController::prepare_analysis(const config::Route& route, RouteControl& control, bool same_release) {
+    if (!route.analysis) {
+        drop_series(route.name, control, {});
+        control.analyzer.reset();
+        control.analysis_config.reset();
+        return;
+    }
+    if (!control.analyzer || !same_release) {
+        // Evidence is about one release: a new one starts the analysis over.
+        drop_series(route.name, control, {});
+        control.analyzer = std::make_unique<analysis::RouteAnalyzer>(*route.analysis);
+        control.analysis_config = route.analysis;
+        control.last_verdict.reset();
+        control.analyzed_step = -1;
+        follow_step(control);
+        return;
+    }
+    // The same release with an edited analysis section: unchanged guardrails keep their
+    // evidence, edited and new ones start over (SPEC §6), and the log says which.
+    const auto& old = *control.analysis_config;
+    const auto& now = *route.analysis;
+    auto restarted = control.analyzer->reconfigure(now);
+    bool dry_run_changed = false;
+    for (const auto& g : now.guardrails)
+        for (const auto& o : old.guardrails)
+            if (g.same_test(o) && g.dry_run != o.dry_run) dry_run_changed = true;
+    const bool settings_changed =
+        old.interval != now.interval || old.confidence != now.confidence || old.min_requests != now.min_requests ||
+        old.horizon != now.horizon;
+    if (!restarted.empty() || settings_changed || dry_run_changed) {
+        boost::json::array started_over, removed;
+        for (const auto& label : restarted) {
+            if (label.starts_with('-')) removed.emplace_back(label.substr(1));
+            else started_over.emplace_back(label);
+        }
+        log::info("analysis_reconfigured", {{"route", route.name},
+                                            {"guardrails_started_over", std::move(started_over)},
+                                            {"guardrails_removed", std::move(removed)},
+                                            {"interval_ms", now.interval.count()},
+                                            {"confidence", now.confidence},
+                                            {"min_requests", now.min_requests},
+                                            {"horizon_s", std::chrono::duration_cast<std::chrono::seconds>(now.horizon).count()}});
+        control.last_verdict.reset();
+    }
+    drop_series(route.name, control, now.guardrail_labels());
+    control.analysis_config = route.analysis;
+}
+
+void RolloutController::follow_step(RouteControl& control) {
+    // A step advances only on passes earned in it: the analyzer counts the step's own
+    // requests from the moment the machine enters it.
+    const auto& state = control.machine->state();
+    if (!control.analyzer || !control.machine->has_steps() || state.state != rollout::State::progressing) return;
+    if (state.step == control.analyzed_step) return;
+    control.analyzed_step = state.step;
+    control.analyzer->begin_step();
+}
+
+void RolloutController::export_evaluation(const std::string& route, RouteControl& control,
+                                          const analysis::Evaluation& evaluation) {
+    for (const auto& r : evaluation.results) {
+        auto it = control.series.find(r.guardrail);
+        if (it == control.series.end()) {
+            GuardrailSeries series;
+            series.evidence = &metrics_.guardrail_evidence.Add({{"route", route}, {"guardrail", r.guardrail}});
+            for (auto v : {analysis::Verdict::pass, analysis::Verdict::fail, analysis::Verdict::hold})
+                series.verdict[static_cast<std::size_t>(v)] = &metrics_.guardrail_verdict.Add(
+                    {{"route", route}, {"guardrail", r.guardrail}, {"verdict", analysis::to_string(v)}});
+            it = control.series.emplace(r.guardrail, series).first;
+        }
+        it->second.evidence->Set(r.statistic);
+        for (std::size_t v = 0; v < it->second.verdict.size(); ++v)
+            it->second.verdict[v]->Set(v == static_cast<std::size_t>(r.verdict) ? 1 : 0);
+    }
+    if (control.analyzer->clamped_blocks() != control.clamped_logged) {
+        control.clamped_logged = control.analyzer->clamped_blocks();
+        log::warn("analysis_counts_clamped",
+                  {{"route", route},
+                   {"seconds", control.clamped_logged},
+                   {"detail", "more failures or slow requests than requests were counted; clamped to the requests"}});
+    }
+}
+
+void RolloutController::drop_series(const std::string& route, RouteControl& control,
+                                    const std::vector<std::string>& keep) {
+    (void)route;
+    for (auto it = control.series.begin(); it != control.series.end();) {
+        if (std::find(keep.begin(), keep.end(), it->first) != keep.end()) {
+            ++it;
+            continue;
+        }
+        metrics_.guardrail_evidence.Remove(it->second.evidence);
+        for (auto* g : it->second.verdict) metrics_.guardrail_verdict.Remove(g);
+        it = control.series.erase(it);
+    }
 }
 
 void RolloutController::tick(const Snapshot& snapshot, double now) {
@@ -157,6 +246,7 @@ void RolloutController::tick(const Snapshot& snapshot, double now) {
                 summary.detail = shown->detail;
             }
             control.last_decision = summary;
+            export_evaluation(name, control, evaluation);
             if (control.last_verdict != evaluation.verdict) {
                 // One line per change of verdict, not one per second.
                 boost::json::array results;
@@ -168,6 +258,7 @@ void RolloutController::tick(const Snapshot& snapshot, double now) {
         }
         const auto change = control.machine->on_evaluation(evaluation.verdict, failure ? failure->guardrail : "", now);
         if (change.changed) apply(name, control, change, &evaluation);
+        follow_step(control);
     }
 }
 
@@ -248,6 +339,7 @@ ActionResult RolloutController::act(const Snapshot& snapshot, OperatorAction act
             if (was_rolled_back && control.analyzer) {
                 control.analyzer->reset();
                 control.last_verdict.reset();
+                control.analyzed_step = -1;
             }
             break;
         }
@@ -259,6 +351,7 @@ ActionResult RolloutController::act(const Snapshot& snapshot, OperatorAction act
             break;
     }
     if (change.changed) apply(name, control, change, nullptr);
+    follow_step(control);
     const auto& state = machine.state();
     boost::json::object body;
     body["route"] = name;

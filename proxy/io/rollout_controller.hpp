@@ -16,6 +16,8 @@
 
 #include <boost/json/object.hpp>
 
+#include <array>
+
 #include <deque>
 #include <map>
 #include <memory>
@@ -51,6 +53,11 @@ public:
     std::string events_json(std::size_t limit) const;
 
 private:
+    // One guardrail's exported series (canaryd_guardrail_evidence / _verdict).
+    struct GuardrailSeries {
+        prometheus::Gauge* evidence = nullptr;
+        std::array<prometheus::Gauge*, 3> verdict{};  // indexed by analysis::Verdict
+    };
     struct RouteControl {
         std::unique_ptr<rollout::RolloutMachine> machine;
         std::unique_ptr<analysis::RouteAnalyzer> analyzer;
@@ -59,8 +66,15 @@ private:
         std::int64_t seconds_since_evaluation = 0;
         std::optional<analysis::Verdict> last_verdict;
         std::optional<admin::DecisionSummary> last_decision;
+        int analyzed_step = -1;  // the rollout step the analyzer's step counts belong to
+        std::uint64_t clamped_logged = 0;
+        std::map<std::string, GuardrailSeries, std::less<>> series;
     };
 
+    void prepare_analysis(const config::Route& route, RouteControl& control, bool same_release);
+    void follow_step(RouteControl& control);
+    void export_evaluation(const std::string& route, RouteControl& control, const analysis::Evaluation& evaluation);
+    void drop_series(const std::string& route, RouteControl& control, const std::vector<std::string>& keep);
     void apply(const std::string& route, RouteControl& control, const rollout::Change& change,
                const analysis::Evaluation* evaluation);
     void persist();

@@ -3,26 +3,34 @@
 // with the values, sample sizes and statistic behind each verdict. Pure: the caller passes
 // the time and the backend readings; nothing here reads a clock or touches a socket.
 //
-// Guardrails and their tests (α = 1 - confidence, split evenly over the statistical
-// guardrails — success_rate and latency — so the whole family stays within it; a margin
-// test splits its share between two bounds; cpu_per_request and memory are bounds with a
-// persistence requirement and spend none of it):
-//   success_rate max_drop 0    rate-ratio e-process, failures conditioned per second
-//   success_rate max_drop > 0  confidence sequences: canary's lower failure bound above
-//                              stable's upper bound plus the margin
-//   success_rate min           one-sample e-process on the canary's failure rate
-//   latency_pXX max_ratio      share of canary requests slower than max_ratio x stable's
-//                              pXX (its upper confidence bound, from the previous seconds)
-//   latency_pXX max_ms         share of canary requests slower than max_ms
-//   cpu_per_request, memory    bounds that must hold for `for` (persistence) in a row
+// Every second is one block, and every comparison is between the two versions in the same
+// block — never the canary now against the stable in the past (sequential_tests.hpp):
+//   success_rate max_drop D   the canary's share of the block's failures (stable's failures
+//                             padded by D points of its requests) against its share of requests
+//   success_rate min M        the canary's failure rate in the block against 1 − M
+//   latency_pXX max_ratio R   the canary's share of the block's slow requests — canary slower
+//                             than R·τ, stable slower than τ, τ the stable's pXX over the
+//                             previous minute — against its share of requests. A slowdown that
+//                             hits both versions moves both counts together.
+//   latency_pXX max_ms L      the canary's share of requests slower than L against 1 − pXX
+//   cpu_per_request max_ratio the slopes of cores on request rate (cpu_regression.hpp), net
+//                             of idle CPU; a bound that must hold `for` (persistence)
+//   memory                    a bound (bytes, or per-endpoint ratio) that must hold `for`
+// α = 1 − confidence is split evenly over the statistical guardrails (success_rate and
+// latency), so the whole family stays within it; cpu_per_request and memory spend none of it.
+//
+// Holds (SPEC §6): before min_requests per version; when neither version had a request
+// since the last evaluation; a relative guardrail while the stable had none; and within a
+// rollout step (begin_step) until the step itself has min_requests per version — a step
+// advances only on passes earned in that step. A breach that has been proven stays a fail.
 #pragma once
 
+#include "analysis/cpu_regression.hpp"
 #include "analysis/sequential_tests.hpp"
 #include "analysis/window.hpp"
 #include "config/config.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,21 +48,24 @@ struct BackendSample {
 };
 
 struct GuardrailResult {
-    std::string guardrail;   // e.g. "success_rate", "latency_p99"
+    std::string guardrail;   // the label, e.g. "success_rate", "latency_p99"
     Verdict verdict = Verdict::hold;
-    double canary_value = 0;  // in the metric's unit: success rate 0..1, ms, cores/(req/s), bytes
+    bool dry_run = false;     // evaluated and reported, never acting
+    double canary_value = 0;  // in the metric's unit: success rate 0..1, ms, CPU-s/request, bytes
     double stable_value = 0;
     std::uint64_t canary_samples = 0;
     std::uint64_t stable_samples = 0;
-    double statistic = 0;     // log-evidence (nats) or the observed ratio / persistence seconds
+    double statistic = 0;     // log-evidence (nats) or the persistence seconds
     double threshold = 0;     // what the statistic must reach to fail
     std::string detail;       // one sentence for operators
 };
 
 struct Evaluation {
-    Verdict verdict = Verdict::hold;  // fail if any fails; else hold if any holds; else pass
+    // Over the guardrails that act (not dry_run): fail if any fails; else hold if any
+    // holds; else pass.
+    Verdict verdict = Verdict::hold;
     std::vector<GuardrailResult> results;
-    const GuardrailResult* first_failure() const;
+    const GuardrailResult* first_failure() const;  // the first acting guardrail that failed
 };
 
 class RouteAnalyzer {
@@ -67,44 +78,63 @@ public:
     Evaluation evaluate(double now_seconds, const BackendSample& stable, const BackendSample& canary);
     // Forget all evidence (a new canary release, an operator's resume).
     void reset();
+    // A rollout step began: passes from now on need min_requests per version in the step.
+    void begin_step();
+    // An edited analysis section (a reload): guardrails whose test is unchanged keep their
+    // evidence; changed and new ones start over. Returns the labels of those that started
+    // over, and of those removed (prefixed "-").
+    std::vector<std::string> reconfigure(config::Analysis analysis);
 
     const config::Analysis& config() const { return analysis_; }
     std::uint64_t canary_requests() const { return canary_requests_; }
     std::uint64_t stable_requests() const { return stable_requests_; }
+    // Blocks with events whose failures or slow requests exceeded the requests counted
+    // (a recorder race or a bug upstream): clamped, never trusted beyond the request count.
+    std::uint64_t clamped_blocks() const { return clamped_blocks_; }
 
 private:
     struct GuardrailState {
-        RateRatioTest ratio;
-        ExceedanceTest exceedance;
-        BernoulliConfidence canary_failures;
-        BernoulliConfidence stable_failures;
+        ShareTest test;
+        double threshold_ms = 0;             // latency threshold used in the last block
         std::optional<double> breach_since;  // persistence bounds
-        double threshold_ms = 0;             // latency threshold used last second
+        CpuRegression stable_cpu;
+        CpuRegression canary_cpu;
     };
 
-    GuardrailResult evaluate_success_rate(const config::Guardrail& g, GuardrailState& s) const;
-    GuardrailResult evaluate_latency(const config::Guardrail& g, GuardrailState& s) const;
-    GuardrailResult evaluate_persistent(const config::Guardrail& g, GuardrailState& s, double now,
-                                        const BackendSample& stable, const BackendSample& canary) const;
-    double latency_threshold_ms(const config::Guardrail& g) const;
-    bool enough_requests() const;
+    GuardrailState fresh_state() const;
+    GuardrailResult evaluate_statistical(const config::Guardrail& g, const GuardrailState& s) const;
+    GuardrailResult evaluate_cpu(const config::Guardrail& g, GuardrailState& s, double now, const BackendSample& stable,
+                                 const BackendSample& canary) const;
+    GuardrailResult evaluate_memory(const config::Guardrail& g, GuardrailState& s, double now,
+                                    const BackendSample& stable, const BackendSample& canary) const;
+    GuardrailResult persistent(const config::Guardrail& g, GuardrailState& s, double now, std::optional<bool> breach,
+                               GuardrailResult r) const;
+    std::optional<BlockShare> block_of(const config::Guardrail& g, GuardrailState& s, const SecondStats& stable,
+                                       const SecondStats& canary, bool& clamped) const;
+    // Why a guardrail that is not failing must hold, or "" when it may pass.
+    std::string hold_reason(const config::Guardrail& g) const;
+    double alpha_per_guardrail() const;
 
     config::Analysis analysis_;
-    double alpha_per_guardrail_;
+    std::vector<std::string> labels_;
     std::vector<GuardrailState> states_;
     // Cumulative since the last reset.
     std::uint64_t canary_requests_ = 0;
     std::uint64_t stable_requests_ = 0;
-    std::uint64_t canary_failures_ = 0;
-    std::uint64_t stable_failures_ = 0;
-    // Latency over a sliding window, for values shown and stable's quantiles.
-    Window stable_latency_{60};
-    Window canary_latency_{60};
+    // Since the last evaluation, and since the step began.
+    std::uint64_t canary_since_evaluation_ = 0;
+    std::uint64_t stable_since_evaluation_ = 0;
+    std::uint64_t seconds_since_evaluation_ = 0;
+    std::uint64_t canary_in_step_ = 0;
+    std::uint64_t stable_in_step_ = 0;
+    bool in_step_ = false;
+    std::uint64_t clamped_blocks_ = 0;
+    // The last minute of both versions: values shown, and the stable's latency quantiles.
+    Window stable_recent_{60};
+    Window canary_recent_{60};
     std::int64_t second_ = 0;
-    WindowStats stable_window_;  // stable_latency_.sum(second_), kept from the last second
+    WindowStats stable_window_;
     WindowStats canary_window_;
-    // Requests per second over the last seconds, for CPU per request.
-    std::deque<std::pair<std::uint64_t, std::uint64_t>> recent_requests_;  // (stable, canary)
 };
 
 }  // namespace canaryd::analysis

@@ -1,81 +1,147 @@
 #include "analysis/sequential_tests.hpp"
 
-#include <boost/math/special_functions/beta.hpp>
-#include <boost/math/special_functions/gamma.hpp>
-#include <boost/math/tools/roots.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace canaryd::analysis {
 
-template <std::size_t N>
-double log_mean_exp(const std::array<double, N>& values) {
-    const double top = *std::max_element(values.begin(), values.end());
+namespace {
+
+double clamp_events(double events, double trials, bool* clamped) {
+    if (events > trials) {
+        if (clamped) *clamped = true;
+        return trials;
+    }
+    return std::max(0.0, events);
+}
+
+// E[1 / (events + V)] for V ~ Poisson(mean), events > 0. Above a mean of 200 the
+// Poisson is tight enough that 1 / (events + mean) — a lower bound (Jensen), so a
+// conservative share — loses nothing that matters.
+double mean_inverse_with_poisson(double events, double mean) {
+    if (mean <= 0) return 1.0 / events;
+    if (mean > 200) return 1.0 / (events + mean);
+    double pmf = std::exp(-mean);
+    double total = 0;
+    double mass = 0;
+    const int last = static_cast<int>(mean + 12.0 * std::sqrt(mean) + 30.0);
+    for (int v = 0; v <= last && mass < 1.0 - 1e-12; ++v) {
+        total += pmf / (events + v);
+        mass += pmf;
+        pmf *= mean / (v + 1);
+    }
+    return total;
+}
+
+}  // namespace
+
+std::optional<BlockShare> two_sample_block(TwoSampleCounts c, double margin, bool* clamped) {
+    if (c.canary_requests <= 0 || c.stable_requests <= 0) return std::nullopt;
+    const double canary_events = clamp_events(c.canary_events, c.canary_requests, clamped);
+    const double stable_events = clamp_events(c.stable_events, c.stable_requests, clamped);
+    const double pseudo_events = std::max(0.0, margin) * c.stable_requests;
+    const double events = canary_events + stable_events;
+    const double pi = c.canary_requests / (c.canary_requests + c.stable_requests);
+    if (events <= 0) {
+        if (pseudo_events <= 0) return std::nullopt;
+        // No real event: the share is 0 when a pseudo-event was drawn, and the block places
+        // no bet (share = π) when none was.
+        return BlockShare{pi * std::exp(-pseudo_events), pi};
+    }
+    return BlockShare{canary_events * mean_inverse_with_poisson(events, pseudo_events), pi};
+}
+
+std::optional<BlockShare> one_sample_block(double events, double trials, double p0, bool* clamped) {
+    if (trials <= 0 || p0 <= 0 || p0 >= 1) return std::nullopt;
+    return BlockShare{clamp_events(events, trials, clamped) / trials, p0};
+}
+
+std::array<double, ShareBets::kCount> ShareBets::log_factors(const BlockShare& block) {
+    std::array<double, kCount> out{};
+    const double pi = block.null_share;
+    const double share = std::clamp(block.share, 0.0, 1.0);
+    if (!(pi > 0 && pi < 1)) return out;  // no bet can be placed safely
+    for (std::size_t j = 0; j < kCount; ++j) {
+        // q: the canary's share of events if it were r times as likely to own one. With
+        // λ = (q − π) / (π (1 − π)), 1 + λ (S − π) is exactly the likelihood ratio q/π at
+        // S = 1 and (1 − q)/(1 − π) at S = 0: positive, since q < 1.
+        const double r = kRatios[j];
+        const double q = r * pi / (r * pi + 1.0 - pi);
+        const double lambda = (q - pi) / (pi * (1.0 - pi));
+        out[j] = std::log1p(lambda * (share - pi));
+    }
+    return out;
+}
+
+double log_sum_exp(const double* values, std::size_t count) {
+    if (count == 0) return -std::numeric_limits<double>::infinity();
+    const double top = *std::max_element(values, values + count);
+    if (!std::isfinite(top)) return top;
     double sum = 0;
-    for (double v : values) sum += std::exp(v - top);
-    return top + std::log(sum / static_cast<double>(N));
+    for (std::size_t i = 0; i < count; ++i) sum += std::exp(values[i] - top);
+    return top + std::log(sum);
 }
 
-template double log_mean_exp<7>(const std::array<double, 7>&);
-
-void RateRatioTest::observe(std::uint64_t canary_failures, std::uint64_t stable_failures,
-                            std::uint64_t canary_requests, std::uint64_t stable_requests) {
-    if (canary_failures + stable_failures == 0 || canary_requests == 0 || stable_requests == 0) return;
-    const double pi = static_cast<double>(canary_requests) / static_cast<double>(canary_requests + stable_requests);
-    const double fc = static_cast<double>(canary_failures);
-    const double fs = static_cast<double>(stable_failures);
-    for (std::size_t j = 0; j < kRatios.size(); ++j) {
-        const double q = kRatios[j] * pi / (kRatios[j] * pi + 1.0 - pi);
-        log_lr_[j] += fc * std::log(q / pi) + fs * std::log((1.0 - q) / (1.0 - pi));
-    }
+ShareTest::ShareTest(Schedule schedule) : schedule_(schedule) {
+    schedule_.min_restart = std::max<std::uint32_t>(1, schedule_.min_restart);
+    schedule_.max_restart = std::max(schedule_.min_restart, schedule_.max_restart);
+    schedule_.horizon = std::max(schedule_.max_restart, schedule_.horizon);
+    reset();
 }
 
-double RateRatioTest::log_evidence() const { return log_mean_exp(log_lr_); }
-
-void ExceedanceTest::observe(double events, double trials) {
-    if (trials <= 0) return;
-    events = std::clamp(events, 0.0, trials);
-    const double logit0 = std::log(p0_ / (1.0 - p0_));
-    for (std::size_t j = 0; j < kLogOddsShifts.size(); ++j) {
-        const double p1 = 1.0 / (1.0 + std::exp(-(logit0 + kLogOddsShifts[j])));
-        // Increasing in `events`, so its expectation is at most 1 for every p <= p0.
-        log_lr_[j] += events * std::log(p1 / p0_) + (trials - events) * std::log((1.0 - p1) / (1.0 - p0_));
-    }
+void ShareTest::reset() {
+    sets_.clear();
+    blocks_ = 0;
+    informative_ = 0;
+    last_start_ = 0;
 }
 
-double ExceedanceTest::log_evidence() const { return log_mean_exp(log_lr_); }
-
-double BernoulliConfidence::log_mixture_ratio(double p) const {
-    // Uniform Beta(1, 1) mixing distribution: log B(1+s, 1+n-s) - [s log p + (n-s) log(1-p)].
-    const double s = static_cast<double>(events_);
-    const double f = static_cast<double>(trials_ - events_);
-    const double log_marginal = boost::math::lgamma(1.0 + s) + boost::math::lgamma(1.0 + f) - boost::math::lgamma(2.0 + s + f);
-    return log_marginal - (s * std::log(p) + f * std::log1p(-p));
+double ShareTest::freshest_debt() const {
+    if (sets_.empty()) return 0;
+    return -sets_.back().log_wealth[kDebtReference];
 }
 
-double BernoulliConfidence::bound(double alpha, bool upper) const {
-    const double target = std::log(1.0 / alpha);
-    const double mle = static_cast<double>(events_) / static_cast<double>(trials_);
-    // log M(p) is smallest at the MLE and grows without bound towards 0 and 1: each bound
-    // is where it crosses log(1/α) on its side.
-    if (log_mixture_ratio(mle) >= target) return mle;
-    auto f = [&](double p) { return log_mixture_ratio(p) - target; };
-    boost::math::tools::eps_tolerance<double> tolerance(30);
-    std::uintmax_t iterations = 100;
-    const auto [low, high] = upper ? boost::math::tools::toms748_solve(f, mle, 1.0 - 1e-15, tolerance, iterations)
-                                   : boost::math::tools::toms748_solve(f, 1e-15, mle, tolerance, iterations);
-    return upper ? high : low;
+void ShareTest::start_set() {
+    const std::uint64_t horizon = schedule_.horizon;
+    const bool first = blocks_ == 0;
+    // Back-coverage: a restart's weight is the time since the previous start over the
+    // horizon. Starts are forced at every horizon boundary, so the intervals of one
+    // horizon's restarts tile it and their weights add up to at most its budget.
+    const double covered = static_cast<double>(blocks_ - last_start_) / static_cast<double>(horizon);
+    const bool in_first_horizon = blocks_ <= horizon;
+    const double weight = first ? 0.5 : in_first_horizon ? 0.5 * covered : covered;
+    last_start_ = blocks_;
+    // Sets older than a horizon are superseded by younger ones; the release's first set
+    // stays, so a small regression present from the start keeps all its evidence.
+    std::erase_if(sets_, [&](const BetSet& s) { return s.started != 0 && s.started + horizon <= blocks_; });
+    BetSet set;
+    set.started = blocks_;
+    set.log_weight = std::log(weight);
+    sets_.push_back(set);
 }
 
-double BernoulliConfidence::lower(double alpha) const {
-    if (trials_ == 0 || events_ == 0) return 0.0;
-    return bound(alpha, false);
+void ShareTest::advance(const std::optional<BlockShare>& block) {
+    const std::uint64_t since = blocks_ - last_start_;
+    if (blocks_ == 0 || blocks_ % schedule_.horizon == 0 || since >= schedule_.max_restart ||
+        (since >= schedule_.min_restart && freshest_debt() >= schedule_.restart_debt))
+        start_set();
+    ++blocks_;
+    if (!block) return;
+    ++informative_;
+    const auto factors = ShareBets::log_factors(*block);
+    for (auto& set : sets_)
+        for (std::size_t j = 0; j < factors.size(); ++j) set.log_wealth[j] += factors[j];
 }
 
-double BernoulliConfidence::upper(double alpha) const {
-    if (trials_ == 0 || events_ == trials_) return 1.0;
-    return bound(alpha, true);
+double ShareTest::log_evidence() const {
+    if (sets_.empty()) return std::log(0.5);  // before the first block: the release's set, untouched
+    const double log_count = std::log(static_cast<double>(ShareBets::kCount));
+    std::vector<double> terms;
+    terms.reserve(sets_.size());
+    for (const auto& set : sets_)
+        terms.push_back(set.log_weight + log_sum_exp(set.log_wealth.data(), set.log_wealth.size()) - log_count);
+    return log_sum_exp(terms.data(), terms.size());
 }
 
 }  // namespace canaryd::analysis

@@ -1,84 +1,117 @@
-// Anytime-valid sequential tests (SPEC §6). Each keeps a test supermartingale: a value
-// whose expectation under the null hypothesis never exceeds 1, however often it is looked
-// at. By Ville's inequality the chance that it EVER reaches 1/α under the null is at most
-// α, so it can be checked every second without inflating false alarms — unlike a
-// fixed-sample test repeated each second, or a threshold on a sliding window.
+// Anytime-valid sequential tests on per-block shares (SPEC §6).
 //
-// Alternatives are unknown, so each test mixes likelihood ratios over a small grid of
-// alternatives with equal weights (a mixture of test martingales is one). The price is
-// log(grid size) nats of extra evidence; the grids are chosen to cover the regressions
-// worth catching (a rate 1.5x to 50x worse; a tail 1.2x to 20x heavier).
+// Every statistical guardrail reduces one block of traffic (one second) to a share S in
+// [0, 1] whose mean cannot exceed a known null share π when the canary is healthy:
+//   two-sample: S = the canary's part of the block's events (failures, slow requests),
+//               π = the canary's part of the block's requests;
+//   one-sample: S = the canary's event rate in the block, π = the allowed rate.
+// A test bets on each block: wealth × (1 + λ (S − π)), λ in [0, 1/π). Whatever happens
+// inside a block — one failure or a clump of fifty from one connection reset — it is one
+// bounded bet, so correlated failures inside a block cannot manufacture evidence; and since
+// π is the block's own split, a ramp or a rollout step changes nothing (no pooled counts,
+// no Simpson's paradox). The wealth is a nonnegative supermartingale under the null, so by
+// Ville's inequality it reaches 1/α with probability at most α, however often it is read.
+//
+// Alternatives are unknown, so each test mixes bets over a grid of rate ratios r (the bet
+// that is the likelihood ratio of "the canary is r times as likely to own an event").
+//
+// Late regressions: evidence gathered while the canary was healthy drives every bet's wealth
+// down, and a regression that starts later would first have to pay that debt back. So
+// fresh sets of bets keep starting; the detector's e-value is the weighted sum of all live
+// sets (a mixture over restart times). The error budget is spent per horizon: the
+// release's first set gets half of the first horizon's budget, and the rest of a horizon's
+// budget goes to its restarts in proportion to the time since the restart before (Δ/
+// horizon; a restart is forced at every horizon boundary, so one horizon's weights add up
+// to its budget). Restarts are spaced by debt, not by the clock: a fresh set starts once
+// the freshest one's reference bet (ratio 20) has lost `restart_debt` nats to healthy
+// traffic (within [min_restart, max_restart] blocks). So the debt a regression must repay
+// is bounded at any traffic, and a route whose healthy traffic costs little — a quiet
+// route, or latency counts that agree closely — spends its budget on few, heavy restarts.
+// Hence P(false alarm within the first k horizons) <= k·α — for a rollout that ends
+// within one horizon, at most α. Sets older than a horizon are dropped (younger ones
+// supersede them), except the release's first.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 namespace canaryd::analysis {
 
-// H0: the canary's failure rate is at most the stable's (rate ratio r <= 1).
-//
-// Conditioned on how many failures happened in a second, and on the second's request
-// counts, each failure comes from the canary with probability π = n_c / (n_c + n_s) under
-// H0 and q(r) = rπ / (rπ + 1 - π) if the canary is r times worse. Neither base rate needs
-// to be known: the test compares the versions serving at the same time, second by second,
-// whatever the traffic split or its changes during a ramp.
-class RateRatioTest {
-public:
-    static constexpr std::array<double, 7> kRatios{1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0};
-
-    void observe(std::uint64_t canary_failures, std::uint64_t stable_failures, std::uint64_t canary_requests,
-                 std::uint64_t stable_requests);
-    double log_evidence() const;  // log of the mixture's value; starts at 0
-    void reset() { log_lr_.fill(0.0); }
-
-private:
-    std::array<double, kRatios.size()> log_lr_{};
+// One block reduced to a share (see above). `null_share` is in (0, 1).
+struct BlockShare {
+    double share = 0;
+    double null_share = 0.5;
 };
 
-// H0: P(event) <= p0 for each observation (a composite null: every p below p0 too).
-// Used for "share of canary requests slower than a threshold" (latency) and "canary
-// failure rate above an absolute bound" (success_rate min). Counts may be fractional: a
-// histogram bucket straddling the threshold contributes pro rata.
-class ExceedanceTest {
-public:
-    explicit ExceedanceTest(double p0 = 0.01) : p0_(p0) {}
-    static constexpr std::array<double, 7> kLogOddsShifts{0.2, 0.4, 0.7, 1.0, 1.5, 2.3, 3.0};
+// Two-sample block of events (failures or slow requests) of both versions. `margin` (in
+// rate units, e.g. 0.005 for half a point) is added to the stable's events as `margin ×
+// stable_requests` pseudo-events, so the null becomes "canary rate <= stable rate + margin";
+// with Poisson or clumped events the share's mean stays at most π (Jensen), so the same
+// construction tests a margin without a second confidence sequence. The pseudo-events are
+// Poisson(margin × stable_requests) and the share is averaged over them exactly (an
+// average of e-values is an e-value), so the margin costs no power to rounding at low
+// counts. nullopt: the block says nothing (a version without requests, or no events and no
+// margin). Events above requests are clamped (see `clamped`).
+struct TwoSampleCounts {
+    double canary_events = 0;
+    double stable_events = 0;
+    double canary_requests = 0;
+    double stable_requests = 0;
+};
+std::optional<BlockShare> two_sample_block(TwoSampleCounts counts, double margin, bool* clamped = nullptr);
+// One-sample block: `events` of `trials` against an allowed rate `p0` in (0, 1).
+std::optional<BlockShare> one_sample_block(double events, double trials, double p0, bool* clamped = nullptr);
 
-    void observe(double events, double trials);
+// The bets on one block, for a grid of rate ratios.
+struct ShareBets {
+    static constexpr std::array<double, 8> kRatios{1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 1000.0};
+    static constexpr std::size_t kCount = kRatios.size();
+    // log(1 + λ_j (S − π)) for every ratio j; each is > -inf because λ_j < 1/π.
+    static std::array<double, kCount> log_factors(const BlockShare& block);
+};
+
+class ShareTest {
+public:
+    struct Schedule {
+        double restart_debt = 2.0;       // nats the freshest set's reference bet may lose before a restart
+        std::uint32_t min_restart = 10;  // blocks
+        std::uint32_t max_restart = 300; // blocks
+        std::uint32_t horizon = 1800;    // blocks per error budget
+    };
+    ShareTest() : ShareTest(Schedule{}) {}
+    explicit ShareTest(Schedule schedule);
+
+    // One block of time; nullopt when it carried no information (nothing is bet).
+    void advance(const std::optional<BlockShare>& block);
+    // log of the e-value (nats): the weighted mixture over live sets and ratios. Starts at
+    // log(1/2) (the release's set at half weight); fails the null at log(1/α).
     double log_evidence() const;
-    double p0() const { return p0_; }
-    void reset() { log_lr_.fill(0.0); }
+    // Blocks advanced and blocks that carried information, since the last reset.
+    std::uint64_t blocks() const { return blocks_; }
+    std::uint64_t informative_blocks() const { return informative_; }
+    void reset();
 
 private:
-    double p0_;
-    std::array<double, kLogOddsShifts.size()> log_lr_{};
+    struct BetSet {
+        std::uint64_t started = 0;
+        double log_weight = 0;
+        std::array<double, ShareBets::kCount> log_wealth{};
+    };
+    void start_set();
+
+    double freshest_debt() const;
+    static constexpr std::size_t kDebtReference = 5;  // ShareBets::kRatios[5] == 20
+
+    Schedule schedule_;
+    std::vector<BetSet> sets_;  // sets_[0] is the release's first set
+    std::uint64_t blocks_ = 0;
+    std::uint64_t informative_ = 0;
+    std::uint64_t last_start_ = 0;
 };
 
-// An anytime-valid confidence sequence for a Bernoulli rate (Robbins' beta-binomial
-// mixture): the set of p where the mixture martingale B(a+s, b+n-s)/B(a,b) / (p^s
-// (1-p)^(n-s)) stays below 1/α. Bounds by root finding (Boost.Math).
-class BernoulliConfidence {
-public:
-    void observe(std::uint64_t events, std::uint64_t trials) {
-        events_ += events;
-        trials_ += trials;
-    }
-    // Bounds at level 1 - alpha; [0, 1] with no data.
-    double lower(double alpha) const;
-    double upper(double alpha) const;
-    std::uint64_t events() const { return events_; }
-    std::uint64_t trials() const { return trials_; }
-    void reset() { events_ = trials_ = 0; }
-
-private:
-    double log_mixture_ratio(double p) const;
-    double bound(double alpha, bool upper) const;
-    std::uint64_t events_ = 0;
-    std::uint64_t trials_ = 0;
-};
-
-// log(sum_i exp(x_i) / N), computed without overflow.
-template <std::size_t N>
-double log_mean_exp(const std::array<double, N>& values);
+// log(sum_i exp(x_i)), computed without overflow; -inf for an empty range.
+double log_sum_exp(const double* values, std::size_t count);
 
 }  // namespace canaryd::analysis

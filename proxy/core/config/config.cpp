@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <algorithm>
+
 namespace canaryd::config {
 
 const char* to_string(Role role) { return role == Role::canary ? "canary" : "stable"; }
@@ -25,6 +27,29 @@ std::string Guardrail::name() const {
         case Metric::memory: return "memory";
     }
     return "success_rate";
+}
+
+std::string Guardrail::bound_name() const {
+    if (max_drop_points) return "max_drop";
+    if (min_percent) return "min";
+    if (max_ratio) return "max_ratio";
+    if (max_ms) return "max_ms";
+    return "max_bytes";
+}
+
+bool Guardrail::same_test(const Guardrail& o) const {
+    return metric == o.metric && max_drop_points == o.max_drop_points && min_percent == o.min_percent &&
+           max_ratio == o.max_ratio && max_ms == o.max_ms && max_bytes == o.max_bytes && persistence == o.persistence;
+}
+
+std::vector<std::string> Analysis::guardrail_labels() const {
+    std::vector<std::string> labels;
+    for (const auto& g : guardrails) {
+        const auto same_metric = std::count_if(guardrails.begin(), guardrails.end(),
+                                               [&](const Guardrail& other) { return other.metric == g.metric; });
+        labels.push_back(same_metric > 1 ? g.name() + "." + g.bound_name() : g.name());
+    }
+    return labels;
 }
 
 double Guardrail::latency_quantile() const {

@@ -137,16 +137,31 @@ struct Guardrail {
     std::optional<std::uint64_t> max_bytes;
     // cpu_per_request, memory: how long a bound must be exceeded before it fails
     Duration persistence{15'000};
+    // Evaluated, logged and exported like the others, but never acts (SPEC §6).
+    bool dry_run = false;
 
     std::string name() const;  // "success_rate", "latency_p99", ...
+    std::string bound_name() const;  // "max_drop", "min", "max_ratio", "max_ms" or "max_bytes"
+    // The same test with the same bounds: its evidence stays valid across a reload.
+    // (dry_run is not part of it: switching it on or off keeps the evidence.)
+    bool same_test(const Guardrail& other) const;
     double latency_quantile() const;  // 0.5, 0.9, 0.99 for latency metrics
     bool is_latency() const;
 };
 
 struct Analysis {
     Duration interval{1'000};
+    // The guardrail labels of this route (in guardrails' order): the metric name, or
+    // "metric.bound" when a metric is given more than once (latency_p99.max_ratio and
+    // latency_p99.max_ms). Used in logs, /status and metric labels.
+    std::vector<std::string> guardrail_labels() const;
     std::uint64_t min_requests = 100;  // per version, before any verdict
-    double confidence = 0.99;          // for the whole family of guardrails
+    double confidence = 0.99;          // for the whole family of guardrails, per horizon
+    // The span of analysis that 1 - confidence covers: a healthy canary is rolled back at
+    // most that often per horizon of analysis (a rollout that ends within one horizon: at
+    // most once in 1/(1 - confidence)). Longer: fewer false rollbacks per day for canaries
+    // left at a weight for days, a little slower detection of late regressions.
+    Duration horizon{1'800'000};
     std::vector<Guardrail> guardrails;
 };
 

@@ -375,7 +375,7 @@ private:
     }
 
     std::optional<Analysis> load_analysis(const YAML::Node& node, const std::string& path) {
-        MapFields fields(reader_, node, path, {"interval", "min_requests", "confidence", "guardrails"});
+        MapFields fields(reader_, node, path, {"interval", "min_requests", "confidence", "horizon", "guardrails"});
         if (!fields.valid()) return std::nullopt;
         Analysis analysis;
         if (auto n = fields.get("interval"); n.IsDefined()) {
@@ -392,18 +392,37 @@ private:
             if (c && *c <= 0.5) reader_.error(n, fields.path_of("confidence"), "must be above 0.5");
             else if (c) analysis.confidence = *c;
         }
+        if (auto n = fields.get("horizon"); n.IsDefined()) {
+            auto d = reader_.duration(n, fields.path_of("horizon"));
+            if (d && (d->count() < 300'000 || d->count() > 7 * 86'400'000 || d->count() % 1'000 != 0))
+                reader_.error(n, fields.path_of("horizon"), "must be whole seconds from 5m to 7d");
+            else if (d)
+                analysis.horizon = *d;
+        }
         auto g = fields.require("guardrails");
         if (g.IsDefined() && reader_.expect_sequence(g, fields.path_of("guardrails"))) {
             if (g.size() == 0) reader_.error(g, fields.path_of("guardrails"), "at least one guardrail is required");
-            for (std::size_t i = 0; i < g.size(); ++i)
-                if (auto guardrail = load_guardrail(g[i], fields.path_of("guardrails") + "[" + std::to_string(i) + "]"))
+            for (std::size_t i = 0; i < g.size(); ++i) {
+                const auto item_path = fields.path_of("guardrails") + "[" + std::to_string(i) + "]";
+                auto guardrail = load_guardrail(g[i], item_path);
+                if (!guardrail) continue;
+                // Labels (metric, or metric.bound) name a guardrail in logs and metrics.
+                const bool duplicate = std::any_of(analysis.guardrails.begin(), analysis.guardrails.end(), [&](const Guardrail& o) {
+                    return o.metric == guardrail->metric && o.bound_name() == guardrail->bound_name();
+                });
+                if (duplicate)
+                    reader_.error(g[i], item_path,
+                                  "a second " + guardrail->name() + " guardrail with " + guardrail->bound_name() +
+                                      "; give each metric and bound once");
+                else
                     analysis.guardrails.push_back(*guardrail);
+            }
         }
         return analysis;
     }
 
     std::optional<Guardrail> load_guardrail(const YAML::Node& node, const std::string& path) {
-        MapFields fields(reader_, node, path, {"metric", "max_drop", "min", "max_ratio", "max_ms", "max_bytes", "for"});
+        MapFields fields(reader_, node, path, {"metric", "max_drop", "min", "max_ratio", "max_ms", "max_bytes", "for", "dry_run"});
         if (!fields.valid()) return std::nullopt;
         Guardrail g;
         auto m = fields.require("metric");
@@ -463,6 +482,8 @@ private:
                 g.persistence = *d;
             }
         }
+        if (auto n = fields.get("dry_run"); n.IsDefined())
+            if (auto b = reader_.boolean(n, fields.path_of("dry_run"))) g.dry_run = *b;
         const bool ok = g.max_drop_points || g.min_percent || g.max_ratio || g.max_ms || g.max_bytes;
         return ok ? std::optional<Guardrail>(g) : std::nullopt;
     }

@@ -1,0 +1,175 @@
+// The per-block share tests (core/analysis/sequential_tests): block reduction, the bets,
+// the restart mixture, and validity under clumped failures.
+#include "analysis/sequential_tests.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+using namespace canaryd::analysis;
+
+TEST_CASE("two_sample_block: the canary's share of the block's events against its share of requests") {
+    auto b = two_sample_block({3, 1, 10, 90}, 0.0);
+    REQUIRE(b);
+    CHECK(b->share == doctest::Approx(0.75));
+    CHECK(b->null_share == doctest::Approx(0.1));
+    // No requests of a version, or no event and no margin: the block says nothing.
+    CHECK_FALSE(two_sample_block({1, 0, 10, 0}, 0.0));
+    CHECK_FALSE(two_sample_block({0, 1, 0, 90}, 0.0));
+    CHECK_FALSE(two_sample_block({0, 0, 10, 90}, 0.0));
+    // 100 % failures on both sides: exactly the request share, no evidence either way.
+    auto all = two_sample_block({10, 90, 10, 90}, 0.0);
+    REQUIRE(all);
+    CHECK(all->share == doctest::Approx(all->null_share));
+}
+
+TEST_CASE("two_sample_block: failures above requests are clamped and reported") {
+    bool clamped = false;
+    auto b = two_sample_block({25, 0, 10, 90}, 0.0, &clamped);
+    REQUIRE(b);
+    CHECK(clamped);
+    CHECK(b->share == doctest::Approx(1.0));
+    clamped = false;
+    two_sample_block({2, 1, 10, 90}, 0.0, &clamped);
+    CHECK_FALSE(clamped);
+}
+
+TEST_CASE("two_sample_block with a margin: stable events padded by margin x requests, averaged exactly") {
+    // No real event: share 0 when a pseudo-event was drawn, π (no bet) when none was.
+    auto quiet = two_sample_block({0, 0, 10, 90}, 0.005);
+    REQUIRE(quiet);
+    CHECK(quiet->share == doctest::Approx(0.1 * std::exp(-0.45)));
+    // With events: f_c · E[1 / (f_c + f_s + V)], V ~ Poisson(0.45), summed by hand.
+    auto b = two_sample_block({2, 1, 10, 90}, 0.005);
+    REQUIRE(b);
+    double expected = 0, pmf = std::exp(-0.45);
+    for (int v = 0; v < 60; ++v) {
+        expected += pmf * 2.0 / (3.0 + v);
+        pmf *= 0.45 / (v + 1);
+    }
+    CHECK(b->share == doctest::Approx(expected).epsilon(1e-9));
+    // A margin never makes a block look worse for the canary.
+    CHECK(b->share < two_sample_block({2, 1, 10, 90}, 0.0)->share);
+}
+
+TEST_CASE("one_sample_block: the canary's rate against an allowed rate") {
+    auto b = one_sample_block(5, 100, 0.01);
+    REQUIRE(b);
+    CHECK(b->share == doctest::Approx(0.05));
+    CHECK(b->null_share == doctest::Approx(0.01));
+    CHECK_FALSE(one_sample_block(1, 0, 0.01));
+    CHECK_FALSE(one_sample_block(1, 10, 0.0));
+    bool clamped = false;
+    CHECK(one_sample_block(12, 10, 0.01, &clamped)->share == doctest::Approx(1.0));
+    CHECK(clamped);
+}
+
+TEST_CASE("ShareBets: likelihood ratios at the ends, neutral at the null share, always finite") {
+    for (double pi : {0.01, 0.1, 0.5, 0.9, 0.99}) {
+        INFO("pi = " << pi);
+        const auto neutral = ShareBets::log_factors({pi, pi});
+        for (double f : neutral) CHECK(f == doctest::Approx(0.0));
+        const auto owned = ShareBets::log_factors({1.0, pi});
+        const auto spared = ShareBets::log_factors({0.0, pi});
+        for (std::size_t j = 0; j < ShareBets::kCount; ++j) {
+            const double r = ShareBets::kRatios[j];
+            const double q = r * pi / (r * pi + 1 - pi);
+            CHECK(owned[j] == doctest::Approx(std::log(q / pi)));
+            CHECK(spared[j] == doctest::Approx(std::log((1 - q) / (1 - pi))));
+            CHECK(std::isfinite(spared[j]));
+            // No block can be worth more than log(1/π): the bound that keeps a clump of
+            // failures in one block from manufacturing evidence.
+            CHECK(owned[j] <= std::log(1 / pi) + 1e-12);
+        }
+    }
+    // An impossible null share places no bet.
+    for (double f : ShareBets::log_factors({1.0, 0.0})) CHECK(f == 0.0);
+}
+
+TEST_CASE("ShareTest: neutral and empty blocks add no evidence; the start is the release's half weight") {
+    ShareTest test;
+    CHECK(test.log_evidence() == doctest::Approx(std::log(0.5)));
+    for (int i = 0; i < 3600; ++i) test.advance(i % 2 ? std::optional<BlockShare>{} : BlockShare{0.1, 0.1});
+    CHECK(test.blocks() == 3600);
+    CHECK(test.informative_blocks() == 1800);
+    // Only the weights of the restarts: never above the one budget per horizon spent so far.
+    CHECK(test.log_evidence() <= std::log(2.0) + 1e-9);
+    CHECK(test.log_evidence() >= std::log(0.5));
+}
+
+TEST_CASE("ShareTest: a clump in one block is worth at most log(1/π)") {
+    ShareTest test;
+    const double before = test.log_evidence();
+    test.advance(BlockShare{1.0, 0.1});  // fifty failures, all the canary's, in one second
+    CHECK(test.log_evidence() - before <= std::log(10.0) + 1e-9);
+}
+
+namespace {
+
+// Seeded blocks of a healthy canary (10 % of `rps`) whose failures come in clumps.
+struct ClumpedTraffic {
+    std::mt19937_64 rng;
+    double rps, error_rate, clump_mean;
+    std::optional<BlockShare> block(double canary_error) {
+        const auto nc = std::poisson_distribution<int>(rps * 0.1)(rng);
+        const auto ns = std::poisson_distribution<int>(rps * 0.9)(rng);
+        auto failures = [&](int n, double p) {
+            const auto events = std::poisson_distribution<int>(n * p / clump_mean)(rng);
+            std::geometric_distribution<int> extra(1.0 / clump_mean);
+            int f = 0;
+            for (int i = 0; i < events; ++i) f += 1 + extra(rng);
+            return std::min(f, n);
+        };
+        return two_sample_block({static_cast<double>(failures(nc, canary_error)),
+                                 static_cast<double>(failures(ns, error_rate)), static_cast<double>(nc),
+                                 static_cast<double>(ns)},
+                                0.0);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("ShareTest: clumped failures of a healthy canary stay below 1/α (anytime-valid)") {
+    // 200 rollouts of 30 minutes at 1000 req/s, failures in clumps of mean 5: Ville's
+    // inequality allows at most 1 % to ever reach log(100); more than 6 of 200 would be a
+    // one-in-a-hundred event for a valid test.
+    int crossed = 0;
+    for (int run = 0; run < 200; ++run) {
+        ClumpedTraffic traffic{std::mt19937_64(7000 + static_cast<std::uint64_t>(run)), 1000, 0.002, 5};
+        ShareTest test;
+        for (int t = 0; t < 1800; ++t) {
+            test.advance(traffic.block(0.002));
+            if (test.log_evidence() >= std::log(100.0)) {
+                ++crossed;
+                break;
+            }
+        }
+    }
+    CHECK(crossed <= 6);
+}
+
+TEST_CASE("ShareTest: a regression after an hour of healthy traffic is caught about as fast as from the start") {
+    auto delay = [](int healthy_seconds, std::uint64_t seed) {
+        ClumpedTraffic traffic{std::mt19937_64(seed), 1000, 0.001, 1};
+        ShareTest test;
+        for (int t = 0; t < healthy_seconds; ++t) test.advance(traffic.block(0.001));
+        for (int t = 1; t <= 600; ++t) {
+            test.advance(traffic.block(0.02));
+            if (test.log_evidence() >= std::log(200.0)) return t;
+        }
+        return 600;
+    };
+    std::vector<int> from_start, late;
+    for (std::uint64_t seed = 0; seed < 41; ++seed) {
+        from_start.push_back(delay(0, 100 + seed));
+        late.push_back(delay(3600, 200 + seed));
+    }
+    std::sort(from_start.begin(), from_start.end());
+    std::sort(late.begin(), late.end());
+    const int median_start = from_start[20], median_late = late[20];
+    INFO("from the start " << median_start << " s, after an hour " << median_late << " s");
+    CHECK(median_start <= 10);
+    CHECK(median_late <= std::max(1.5 * median_start, median_start + 10.0));
+}
