@@ -173,3 +173,37 @@ TEST_CASE("ShareTest: a regression after an hour of healthy traffic is caught ab
     CHECK(median_start <= 10);
     CHECK(median_late <= std::max(1.5 * median_start, median_start + 10.0));
 }
+
+TEST_CASE("ShareTest: a regression soon after the release pays little for the healthy seconds before it") {
+    // 10 canary requests/s, max_drop 0.5 points, 0.1 % -> 5 % failures: the first restarts
+    // after a release are heavy (1/(k(k+1)) of the budget), so a regression 10 s in is caught
+    // within a few seconds of one present from the first block (with back-coverage
+    // weights alone it took 5 s more).
+    auto delay = [](int healthy_seconds, std::uint64_t seed) {
+        std::mt19937_64 rng(seed);
+        auto block = [&](double canary_error) {
+            const auto nc = std::poisson_distribution<int>(10)(rng);
+            const auto ns = std::poisson_distribution<int>(90)(rng);
+            const auto fc = std::binomial_distribution<int>(nc, canary_error)(rng);
+            const auto fs = std::binomial_distribution<int>(ns, 0.001)(rng);
+            return two_sample_block({double(fc), double(fs), double(nc), double(ns)}, 0.005);
+        };
+        ShareTest test;
+        for (int t = 0; t < healthy_seconds; ++t) test.advance(block(0.001));
+        for (int t = 1; t <= 300; ++t) {
+            test.advance(block(0.05));
+            if (test.log_evidence() >= std::log(300.0)) return t;
+        }
+        return 300;
+    };
+    std::vector<int> from_start, late;
+    for (std::uint64_t seed = 0; seed < 41; ++seed) {
+        from_start.push_back(delay(0, 300 + seed));
+        late.push_back(delay(10, 400 + seed));
+    }
+    std::sort(from_start.begin(), from_start.end());
+    std::sort(late.begin(), late.end());
+    INFO("from the start " << from_start[20] << " s, after 10 healthy s " << late[20] << " s");
+    CHECK(late[20] <= from_start[20] + 3);
+    CHECK(late[20] <= 18);
+}

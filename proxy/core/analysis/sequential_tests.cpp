@@ -95,6 +95,8 @@ void ShareTest::reset() {
     blocks_ = 0;
     informative_ = 0;
     last_start_ = 0;
+    horizon_index_ = 0;
+    restarts_in_horizon_ = 0;
 }
 
 double ShareTest::freshest_debt() const {
@@ -105,12 +107,25 @@ double ShareTest::freshest_debt() const {
 void ShareTest::start_set() {
     const std::uint64_t horizon = schedule_.horizon;
     const bool first = blocks_ == 0;
-    // Back-coverage: a restart's weight is the time since the previous start over the
-    // horizon. Starts are forced at every horizon boundary, so the intervals of one
-    // horizon's restarts tile it and their weights add up to at most its budget.
-    const double covered = static_cast<double>(blocks_ - last_start_) / static_cast<double>(horizon);
-    const bool in_first_horizon = blocks_ <= horizon;
-    const double weight = first ? 0.5 : in_first_horizon ? 0.5 * covered : covered;
+    double weight = 0.5;
+    if (!first) {
+        // Restart k of horizon h = ceil(blocks / horizon) (the start forced at a boundary
+        // closes the horizon it ends). Half of its weight is back-coverage — the time since
+        // the previous start over the horizon; starts are forced at every boundary, so one
+        // horizon's intervals tile it and add up to 1 — and half is 1/(k(k+1)), which also
+        // adds up to at most 1 over a horizon and makes the first restarts after a release
+        // heavy: a regression that starts a few seconds after the release pays little for
+        // not having been there from the first block.
+        const std::uint64_t horizon_index = (blocks_ - 1) / horizon;
+        if (horizon_index != horizon_index_) {
+            horizon_index_ = horizon_index;
+            restarts_in_horizon_ = 0;
+        }
+        const double k = static_cast<double>(++restarts_in_horizon_);
+        const double covered = static_cast<double>(blocks_ - last_start_) / static_cast<double>(horizon);
+        const double budget = horizon_index == 0 ? 0.5 : 1.0;  // the release's set holds the other half
+        weight = budget * (0.5 * covered + 0.5 / (k * (k + 1.0)));
+    }
     last_start_ = blocks_;
     // Sets older than a horizon are superseded by younger ones; the release's first set
     // stays, so a small regression present from the start keeps all its evidence.

@@ -20,9 +20,10 @@
 // fresh sets of bets keep starting; the detector's e-value is the weighted sum of all live
 // sets (a mixture over restart times). The error budget is spent per horizon: the
 // release's first set gets half of the first horizon's budget, and the rest of a horizon's
-// budget goes to its restarts in proportion to the time since the restart before (Δ/
-// horizon; a restart is forced at every horizon boundary, so one horizon's weights add up
-// to its budget). Restarts are spaced by debt, not by the clock: a fresh set starts once
+// budget goes to its restarts: the k-th restart of a horizon gets half of it for the time
+// since the restart before (Δ/horizon; a restart is forced at every horizon boundary, so
+// these add up to 1) and half as 1/(k(k+1)) (adding up to at most 1), so that a regression
+// starting soon after the release or a boundary pays little. Restarts are spaced by debt, not by the clock: a fresh set starts once
 // the freshest one's reference bet (ratio 20) has lost `restart_debt` nats to healthy
 // traffic (within [min_restart, max_restart] blocks). So the debt a regression must repay
 // is bounded at any traffic, and a route whose healthy traffic costs little — a quiet
@@ -109,6 +110,8 @@ private:
     std::uint64_t blocks_ = 0;
     std::uint64_t informative_ = 0;
     std::uint64_t last_start_ = 0;
+    std::uint64_t horizon_index_ = 0;      // of the latest restart
+    std::uint64_t restarts_in_horizon_ = 0;
 };
 
 // log(sum_i exp(x_i)), computed without overflow; -inf for an empty range.
