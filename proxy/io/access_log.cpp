@@ -46,6 +46,7 @@ void AccessLog::write(const AccessRecord& r) {
     o["route"] = r.route;
     o["version"] = r.version;
     o["release"] = r.release;
+    o["reason"] = r.reason;
     o["method"] = r.method;
     o["path"] = r.path;
     o["status"] = r.status;

@@ -13,6 +13,7 @@ namespace canaryd::io {
 struct AccessRecord {
     std::string_view route;       // "-" before a route was chosen
     std::string_view version;     // stable | canary | "-"
+    std::string_view reason;      // why that version: override | sticky | weighted | no_canary | all_canary | "-"
     std::string_view release;
     std::string_view method;
     std::string_view path;

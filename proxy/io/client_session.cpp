@@ -12,7 +12,7 @@
 #include "io/log.hpp"
 #include "io/sticky_hash.hpp"
 #include "io/worker.hpp"
-#include "routing/split.hpp"
+#include "routing/decide.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/connect.hpp>
@@ -283,20 +283,11 @@ void ClientSession::on_head(const http::RequestHead& head) {
         return send_error(404, "no route matches this host and path", false);
     }
     route_ = &snapshot_->routes[static_cast<std::size_t>(index)];
-    const auto& route = *route_->config;
-    auto header = [&](std::string_view name) -> std::optional<std::string_view> {
-        if (!head.has(name)) return std::nullopt;
-        return head.find(name);
-    };
-    routing::SplitInput input;
-    input.override_role = routing::match_override(route.overrides, header);
-    if (route.sticky) {
-        if (auto key = routing::sticky_key(*route.sticky, header))
-            input.sticky_bucket = sticky_bucket(route.sticky->salt, *key);
-    }
-    input.random_bp = worker_.random_bp();
     const auto weight = route_->runtime->canary_weight_bp.load(std::memory_order_acquire);
-    role_ = routing::choose_version(weight, route_->has_canary, input).role;
+    const auto decision = routing::decide(*route_->config, route_->has_canary, head, weight, worker_.random_bp(),
+                                          [](std::string_view salt, std::string_view key) { return sticky_bucket(salt, key); });
+    role_ = decision.role;
+    reason_ = decision.reason;
     recorder_ = &route_->runtime->recorder(worker_.index(), role_);
     recorder_->begin();
 

@@ -19,6 +19,7 @@
 #include "http/response_head.hpp"
 #include "http/response_parser.hpp"
 #include "io/snapshot.hpp"
+#include "routing/split.hpp"
 #include "io/upstream_pool.hpp"
 #include "io/worker.hpp"
 
@@ -172,6 +173,7 @@ private:
     std::shared_ptr<const Snapshot> snapshot_;
     const CompiledRoute* route_ = nullptr;
     config::Role role_ = config::Role::stable;
+    routing::Reason reason_ = routing::Reason::no_canary;  // why role_ (access log)
     std::uint32_t endpoint_id_ = 0;
     analysis::VersionRecorder* recorder_ = nullptr;  // set while an outcome is owed
     std::chrono::steady_clock::time_point started_{};

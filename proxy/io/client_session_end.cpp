@@ -173,6 +173,7 @@ void ClientSession::write_access_log(unsigned status, bool from_upstream) {
     AccessRecord r;
     r.route = route_ ? std::string_view(route_->config->name) : "-";
     r.version = route_ ? config::to_string(role_) : "-";
+    r.reason = route_ ? routing::to_string(reason_) : "-";
     r.release = route_ ? std::string_view(route_->versions[static_cast<std::size_t>(role_)].config->release) : "";
     r.method = method_;
     r.path = path_;

@@ -3,7 +3,15 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/json.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <thread>
 
 using namespace canaryd::test;
 
@@ -102,4 +110,31 @@ TEST_CASE("weight 100 sends everything to the canary") {
     Client client(proxy.port());
     for (int i = 0; i < 300; ++i) CHECK(client.get("/", {{"x-user-id", "user-" + std::to_string(i)}}).body() == "canary");
     CHECK(stable.requests() == 0);
+}
+
+TEST_CASE("the access log says why each request got its version (override, sticky, weighted)") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    const std::string log_path = "/tmp/canaryd-access-reason-" + std::to_string(::getpid()) + ".log";
+    std::remove(log_path.c_str());
+    Proxy proxy(config_with_routes("  - name: api\n    stable: {version: v1, endpoints: [" + stable.address() +
+                                       "]}\n    canary: {version: v2, endpoints: [" + canary.address() +
+                                       "]}\n    canary_weight: 50\n    sticky: {header: x-user-id}\n" + kOverrides,
+                                   "access_log: " + log_path + "\n"));
+    Client client(proxy.port());
+    CHECK(client.get("/", {{"x-canary", "always"}}).body() == "canary");
+    CHECK(client.get("/", {{"x-user-id", "alice"}}).result_int() == 200);
+    CHECK(client.get("/").result_int() == 200);
+    const auto read_reasons = [&] {
+        std::vector<std::string> reasons;
+        std::ifstream file(log_path);
+        for (std::string line; std::getline(file, line);)
+            reasons.emplace_back(boost::json::parse(line).at("reason").as_string());
+        return reasons;
+    };
+    std::vector<std::string> reasons;
+    for (int i = 0; i < 100 && (reasons = read_reasons()).size() < 3; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(reasons == std::vector<std::string>{"override", "sticky", "weighted"});
+    std::remove(log_path.c_str());
 }

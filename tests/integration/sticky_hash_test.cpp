@@ -1,4 +1,5 @@
 #include "io/sticky_hash.hpp"
+#include "routing/split.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,13 +20,20 @@ TEST_CASE("bucketing with real SHA-256 keys is monotone across ramps (100,000 ke
     for (std::uint32_t weight_bp : {100u, 500u, 1'000u, 5'000u}) {
         int count = 0;
         int left = 0;
+        int not_sticky = 0;
         for (std::size_t i = 0; i < buckets.size(); ++i) {
-            const bool now = buckets[i] < weight_bp;
+            // Through the routing decision itself (a random pick that would say "stable", so
+            // only the sticky bucket can send the key to the canary).
+            const auto decision = canaryd::routing::choose_version(
+                weight_bp, true, {std::nullopt, buckets[i], 9'999});
+            not_sticky += decision.reason != canaryd::routing::Reason::sticky;
+            const bool now = decision.role == canaryd::config::Role::canary;
             left += canary[i] && !now;
             canary[i] = now;
             count += now;
         }
         CHECK(left == 0);
+        CHECK(not_sticky == 0);
         INFO("weight " << weight_bp / 100.0 << " %: " << count << " keys");
         CHECK(std::abs(100.0 * count / 100'000 - weight_bp / 100.0) < 0.5);
     }

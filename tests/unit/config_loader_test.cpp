@@ -1,4 +1,5 @@
 #include "config/loader.hpp"
+#include "text/printable.hpp"
 
 #include <doctest/doctest.h>
 
@@ -370,4 +371,69 @@ routes:
     CHECK(result.errors[3].path == "routes[0].stcky");
     CHECK(result.errors[3].message.find("did you mean 'sticky'") != std::string::npos);
     CHECK(result.errors[0].line < result.errors[1].line);
+}
+
+TEST_CASE("config strings that reach headers, labels and logs are checked at load, with the bad character named") {
+    SUBCASE("a version label with CR LF (header injection through version_header)") {
+        const auto e = only_error(R"(listeners: [{address: 127.0.0.1:8080}]
+routes:
+  - name: api
+    stable: {version: "v1\r\nSet-Cookie: pwned=1", endpoints: [10.0.0.1:8080]}
+)");
+        CHECK(e.path == "routes[0].stable.version");
+        CHECK(e.line == 4);
+        CHECK(e.message.find("character 3 ('\\r')") != std::string::npos);
+    }
+    SUBCASE("labels from pipelines: tags and dotted versions pass, slashes and spaces do not") {
+        for (const char* ok : {"v42", "2026.11.2", "1.4.0-rc.1+build.7", "sha_9f3e2a"}) {
+            auto r = load_config(std::string("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                                             "    stable: {version: \"") + ok + "\", endpoints: [10.0.0.1:8080]}\n");
+            CHECK_MESSAGE(r.ok(), ok);
+        }
+        for (const char* bad : {"feature/login", "v 2", "-v2", "<b>v2</b>"}) {
+            auto r = load_config(std::string("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                                             "    stable: {version: \"") + bad + "\", endpoints: [10.0.0.1:8080]}\n");
+            CHECK_MESSAGE(!r.ok(), bad);
+        }
+        auto longer = load_config("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                                  "    stable: {version: " + std::string(64, 'a') + ", endpoints: [10.0.0.1:8080]}\n");
+        REQUIRE_FALSE(longer.ok());
+        CHECK(longer.errors[0].message.find("at most 63") != std::string::npos);
+    }
+    SUBCASE("an override value with a control character, a path prefix with a space") {
+        auto r = load_config(R"(listeners: [{address: 127.0.0.1:8080}]
+routes:
+  - name: api
+    match: {path_prefix: "/a b"}
+    stable: {version: v1, endpoints: [10.0.0.1:8080]}
+    canary: {version: v2, endpoints: [10.0.0.2:8080]}
+    overrides:
+      - {header: x-canary, value: "yes\n", to: canary}
+)");
+        REQUIRE(r.errors.size() == 2);
+        CHECK(r.errors[0].path == "routes[0].match.path_prefix");
+        CHECK(r.errors[0].message.find("character 3 (' ')") != std::string::npos);
+        CHECK(r.errors[1].path == "routes[0].overrides[0].value");
+        CHECK(r.errors[1].message.find("('\\n')") != std::string::npos);
+    }
+}
+
+TEST_CASE("errors on binary junk point inside the file and print as one escaped line") {
+    // Lone CRs and NEL are line breaks to yaml-cpp but not to an editor; control bytes and
+    // invalid UTF-8 must not reach the terminal.
+    std::string junk = "a: 1\rb: 2\r\xc2\x85\x01\x02\xff\xfe\x1b[31m";
+    for (int i = 0; i < 400; ++i) junk += static_cast<char>((i * 37 + 11) % 256);
+    junk += "\n: [\n";
+    const auto r = load_config(junk);
+    REQUIRE_FALSE(r.ok());
+    int lines = 1;
+    for (char c : junk) lines += c == '\n';
+    for (const auto& e : r.errors) {
+        const auto text = format_error("f.yaml", e);
+        INFO(text);
+        CHECK(e.line >= 1);
+        CHECK(e.line <= lines);
+        CHECK(text.find_first_of(std::string("\r\n\x1b\x00", 4)) == std::string::npos);
+        CHECK(canaryd::text::first_unprintable(text) == std::string::npos);
+    }
 }

@@ -1,3 +1,4 @@
+#include "routing/decide.hpp"
 #include "routing/split.hpp"
 
 #include <doctest/doctest.h>
@@ -169,4 +170,58 @@ TEST_CASE("sticky keys from a header or a cookie") {
     CHECK_FALSE(routing::sticky_key(by_header, lookup));  // an empty key is no key
     CHECK(routing::find_cookie("a=1;b=2", "b") == "2");
     CHECK_FALSE(routing::find_cookie("ab=1", "a"));
+}
+
+TEST_CASE("decide: overrides, then the sticky bucket, then the random pick; hashing only when it matters") {
+    config::Route route;
+    route.name = "api";
+    route.overrides = {{"x-canary", "always", Role::canary}, {"x-canary", "never", Role::stable}};
+    route.sticky = config::Sticky{config::Sticky::Source::header, "x-user-id", "api"};
+    const auto head_of = [](const std::string& text) {
+        static std::string keep;  // the parsed head's views point into it
+        keep = text;
+        auto parse = http::parse_request_head(keep, http::HeadLimits{});
+        REQUIRE(parse.state == http::HeadState::complete);
+        return parse.head;
+    };
+    int hashed = 0;
+    const auto bucket_of = [&](std::string_view salt, std::string_view key) {
+        ++hashed;
+        CHECK(salt == "api");
+        return key == "lucky" ? 10u : 9'990u;
+    };
+
+    auto head = head_of("GET / HTTP/1.1\r\nHost: h\r\nX-User-Id: lucky\r\n\r\n");
+    auto d = routing::decide(route, true, head, 5'000, 9'999, bucket_of);
+    CHECK(d.role == Role::canary);
+    CHECK(d.reason == Reason::sticky);
+    CHECK(hashed == 1);
+
+    head = head_of("GET / HTTP/1.1\r\nHost: h\r\nX-User-Id: lucky\r\nX-Canary: never\r\n\r\n");
+    d = routing::decide(route, true, head, 5'000, 0, bucket_of);
+    CHECK(d.role == Role::stable);
+    CHECK(d.reason == Reason::override_rule);
+    CHECK(hashed == 1);  // the override decided: no hash
+
+    d = routing::decide(route, true, head, 10'000, 0, bucket_of);  // override wins at 100 % too
+    CHECK(d.role == Role::stable);
+    CHECK(d.reason == Reason::override_rule);
+
+    head = head_of("GET / HTTP/1.1\r\nHost: h\r\nX-User-Id: lucky\r\nX-Canary: always\r\n\r\n");
+    d = routing::decide(route, true, head, 0, 0, bucket_of);  // weight 0 is absolute
+    CHECK(d.role == Role::stable);
+    CHECK(d.reason == Reason::no_canary);
+
+    head = head_of("GET / HTTP/1.1\r\nHost: h\r\nX-User-Id: other\r\n\r\n");
+    d = routing::decide(route, true, head, 10'000, 9'999, bucket_of);
+    CHECK(d.reason == Reason::all_canary);
+    CHECK(hashed == 1);  // 100 %: no hash
+
+    head = head_of("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    d = routing::decide(route, true, head, 5'000, 4'999, bucket_of);
+    CHECK(d.role == Role::canary);
+    CHECK(d.reason == Reason::weighted);
+    d = routing::decide(route, false, head, 5'000, 0, bucket_of);
+    CHECK(d.reason == Reason::no_canary);
+    CHECK(hashed == 1);
 }

@@ -2,6 +2,7 @@
 
 #include "config/units.hpp"
 #include "config/yaml_reader.hpp"
+#include "text/printable.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -34,6 +35,33 @@ std::string shortest(double value) {
     return std::string(buffer, ec == std::errc{} ? end : buffer);
 }
 
+// Release labels reach a response header (version_header), metric labels, log lines and
+// the dashboard, and often come from a pipeline (an image tag, a branch name): letters,
+// digits and . _ + - only, so none of them can carry CR LF or markup. Returns the offset of
+// the first wrong character, or npos when the label is fine.
+std::size_t bad_release_char(std::string_view label) {
+    if (label.empty()) return 0;
+    for (std::size_t i = 0; i < label.size(); ++i) {
+        const char c = label[i];
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (alnum || (i > 0 && std::string_view("._+-").find(c) != std::string_view::npos)) continue;
+        return i;
+    }
+    return label.size() > 63 ? 63 : std::string_view::npos;
+}
+
+std::size_t first_outside(std::string_view text, unsigned char low, unsigned char high) {
+    for (std::size_t i = 0; i < text.size(); ++i)
+        if (const auto c = static_cast<unsigned char>(text[i]); c < low || c > high) return i;
+    return std::string_view::npos;
+}
+
+std::size_t first_control(std::string_view text) {
+    for (std::size_t i = 0; i < text.size(); ++i)
+        if (const auto c = static_cast<unsigned char>(text[i]); (c < 0x20 && c != '\t') || c == 0x7f) return i;
+    return std::string_view::npos;
+}
+
 bool is_route_name(std::string_view text) {
     if (text.empty() || text.size() > 64) return false;
     for (char c : text) {
@@ -57,7 +85,7 @@ bool is_host_pattern(std::string_view text) {
 
 class Loader {
 public:
-    explicit Loader(std::vector<ConfigError>& errors) : errors_(errors), reader_(errors) {}
+    explicit Loader(std::vector<ConfigError>& errors) : reader_(errors) {}
 
     Config load(const YAML::Node& root) {
         Config config;
@@ -275,7 +303,16 @@ private:
         if (!fields.valid()) return std::nullopt;
         Version version;
         if (auto v = fields.require("version"); v.IsDefined())
-            version.release = reader_.non_empty_string(v, fields.path_of("version")).value_or("");
+            if (auto label = reader_.non_empty_string(v, fields.path_of("version"))) {
+                if (const auto at = bad_release_char(*label); at != std::string_view::npos)
+                    reader_.error(v, fields.path_of("version"),
+                                  at >= 63 ? "a version label is at most 63 characters"
+                                           : "character " + std::to_string(at + 1) + " ('" +
+                                                 label->substr(at, 1) +  // escaped with the message
+                                                 "') is not allowed: a version label is a letter or digit, then up "
+                                                 "to 62 letters, digits, '.', '_', '+' or '-'");
+                version.release = *label;
+            }
         if (auto e = fields.require("endpoints"); e.IsDefined() && reader_.expect_sequence(e, fields.path_of("endpoints"))) {
             for (std::size_t i = 0; i < e.size(); ++i) {
                 const std::string ep_path = fields.path_of("endpoints") + "[" + std::to_string(i) + "]";
@@ -328,6 +365,13 @@ private:
                 auto prefix = reader_.string(p, match.path_of("path_prefix"));
                 if (prefix && !prefix->starts_with('/'))
                     reader_.error(p, match.path_of("path_prefix"), "must start with '/'");
+                else if (const auto at = prefix ? first_outside(*prefix, 0x21, 0x7e) : std::string::npos;
+                         at != std::string::npos)
+                    // RFC 9112 §3.2: a request-target has no spaces, controls or raw non-ASCII
+                    // bytes, so such a prefix could never match: say so rather than never route.
+                    reader_.error(p, match.path_of("path_prefix"),
+                                  "character " + std::to_string(at + 1) + " ('" + prefix->substr(at, 1) +
+                                      "') cannot appear in a request path (percent-encode it)");
                 else if (prefix)
                     route.match.path_prefix = *prefix;
             }
@@ -577,7 +621,18 @@ private:
             }
             if (auto v = fields.require("value"); v.IsDefined()) {
                 auto value = reader_.string(v, fields.path_of("value"));
-                if (value) rule.value = *value; else ok = false;
+                // RFC 9110 §5.5: a field value never holds CR, LF, NUL or other controls.
+                const auto at = value ? first_control(*value) : std::string::npos;
+                if (at != std::string::npos) {
+                    reader_.error(v, fields.path_of("value"),
+                                  "character " + std::to_string(at + 1) + " ('" + value->substr(at, 1) +
+                                      "') cannot appear in a header value");
+                    ok = false;
+                } else if (value) {
+                    rule.value = *value;
+                } else {
+                    ok = false;
+                }
             } else {
                 ok = false;
             }
@@ -617,9 +672,31 @@ private:
         }
     }
 
-    std::vector<ConfigError>& errors_;
     YamlReader reader_;
 };
+
+}  // namespace
+
+namespace {
+
+// Every error points inside the file and prints as one clean line: yaml-cpp counts line
+// breaks that are not '\n' (a lone CR, NEL) and columns in decoded characters, so on binary
+// junk its marks can lie past the end; and the values an error quotes are escaped.
+void point_inside(std::string_view text, std::vector<ConfigError>& errors) {
+    std::vector<std::size_t> line_lengths{0};
+    for (char c : text) {
+        if (c == '\n') line_lengths.push_back(0);
+        else ++line_lengths.back();
+    }
+    if (line_lengths.size() > 1 && line_lengths.back() == 0) line_lengths.pop_back();  // final newline
+    for (auto& e : errors) {
+        e.line = std::clamp(e.line, 1, static_cast<int>(line_lengths.size()));
+        const auto length = line_lengths[static_cast<std::size_t>(e.line - 1)];
+        e.column = std::clamp(e.column, 1, static_cast<int>(std::min<std::size_t>(length + 1, 1u << 30)));
+        e.path = text::printable(e.path, 200);
+        e.message = text::printable(e.message, 400);
+    }
+}
 
 }  // namespace
 
@@ -635,6 +712,7 @@ LoadResult load_config(std::string_view yaml_text) {
         error.column = e.mark.column >= 0 ? e.mark.column + 1 : 1;
         error.message = "YAML syntax error: " + e.msg;
         result.errors.push_back(std::move(error));
+        point_inside(yaml_text, result.errors);
         return result;
     }
     Config config;
@@ -648,6 +726,7 @@ LoadResult load_config(std::string_view yaml_text) {
         error.message = std::string("invalid document: ") + e.what();
         result.errors.push_back(std::move(error));
     }
+    point_inside(yaml_text, result.errors);
     std::stable_sort(result.errors.begin(), result.errors.end(), [](const auto& a, const auto& b) {
         return a.line != b.line ? a.line < b.line : a.column < b.column;
     });

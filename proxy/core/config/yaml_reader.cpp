@@ -28,7 +28,11 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 std::string describe(const YAML::Node& node) {
     switch (node.Type()) {
         case YAML::NodeType::Null: return "nothing";
-        case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+        case YAML::NodeType::Scalar: {
+            // Echo a little of the value, not a whole file of junk (load_config escapes it).
+            const std::string& value = node.Scalar();
+            return "'" + (value.size() > 80 ? value.substr(0, 80) + "..." : value) + "'";
+        }
         case YAML::NodeType::Sequence: return "a list";
         case YAML::NodeType::Map: return "a map";
         case YAML::NodeType::Undefined: break;
