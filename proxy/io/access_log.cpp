@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -18,29 +19,57 @@ double round3(double value) { return std::round(value * 1000.0) / 1000.0; }
 
 }  // namespace
 
-AccessLog::AccessLog(std::string path) : path_(std::move(path)) {
-    if (auto error = reopen(); !error.empty()) throw std::runtime_error(error);
+constexpr std::size_t kWriterBufferBytes = 32 * 1024;
+
+AccessLog::AccessLog(std::string path, std::size_t writers) : path_(std::move(path)) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, writers); ++i) writers_.push_back(std::make_unique<Writer>());
+    std::lock_guard lock(file_mutex_);
+    if (auto error = open_locked(); !error.empty()) throw std::runtime_error(error);
 }
 
 AccessLog::~AccessLog() {
+    flush();
     if (file_ && file_ != stderr) std::fclose(file_);
 }
 
+void AccessLog::write_out(std::string& lines) {
+    if (file_ && !lines.empty()) std::fwrite(lines.data(), 1, lines.size(), file_);
+    lines.clear();
+}
+
+void AccessLog::flush() {
+    std::string lines;
+    for (auto& writer : writers_) {
+        {
+            std::lock_guard lock(writer->mutex);
+            lines.swap(writer->buffer);
+        }
+        std::lock_guard lock(file_mutex_);
+        write_out(lines);
+    }
+    std::lock_guard lock(file_mutex_);
+    if (file_) std::fflush(file_);
+}
+
 std::string AccessLog::reopen() {
+    flush();
+    std::lock_guard lock(file_mutex_);
+    return open_locked();
+}
+
+std::string AccessLog::open_locked() {
     if (path_ == "stderr") {
-        std::lock_guard lock(mutex_);
         file_ = stderr;
         return {};
     }
     std::FILE* fresh = std::fopen(path_.c_str(), "a");
     if (!fresh) return "access_log " + path_ + ": " + std::strerror(errno);
-    std::lock_guard lock(mutex_);
     if (file_ && file_ != stderr) std::fclose(file_);
     file_ = fresh;
     return {};
 }
 
-void AccessLog::write(const AccessRecord& r) {
+void AccessLog::write(std::size_t writer, const AccessRecord& r) {
     boost::json::object o;
     o["time"] = log::now_rfc3339();
     o["route"] = r.route;
@@ -59,10 +88,16 @@ void AccessLog::write(const AccessRecord& r) {
     o["peer"] = r.peer;
     std::string line = json::to_text(o);
     line += '\n';
-    std::lock_guard lock(mutex_);
-    if (!file_) return;
-    std::fwrite(line.data(), 1, line.size(), file_);
-    std::fflush(file_);
+    Writer& w = *writers_[writer < writers_.size() ? writer : 0];
+    std::string full;
+    {
+        std::lock_guard lock(w.mutex);
+        w.buffer += line;
+        if (w.buffer.size() < kWriterBufferBytes) return;
+        full.swap(w.buffer);
+    }
+    std::lock_guard lock(file_mutex_);
+    write_out(full);
 }
 
 }  // namespace canaryd::io

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <mutex>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -27,23 +29,38 @@ struct AccessRecord {
     std::uint64_t bytes_out = 0;  // response body bytes sent
 };
 
+// Lines are buffered per writer (one per worker thread, so the request path takes no lock
+// another worker holds, and no flush per request) and written when a buffer passes 32 KiB,
+// on flush() — the control thread calls it every second — on reopen() and on destruction.
 class AccessLog {
 public:
     // `path` is a file (appended to) or "stderr". Throws std::runtime_error when the file
     // cannot be opened (at start-up; a reload reports it and keeps the old file).
-    explicit AccessLog(std::string path);
+    explicit AccessLog(std::string path, std::size_t writers = 1);
     ~AccessLog();
     AccessLog(const AccessLog&) = delete;
     AccessLog& operator=(const AccessLog&) = delete;
 
-    void write(const AccessRecord& record);
-    // Reopens the file (after rotation). Returns an error message, empty on success.
+    // `writer` is the calling worker's index (< writers); a writer calls from one thread.
+    void write(std::size_t writer, const AccessRecord& record);
+    // Writes every buffered line to the file and flushes it.
+    void flush();
+    // Reopens the file (after rotation), after writing what is buffered to the old one.
+    // Returns an error message, empty on success.
     std::string reopen();
     const std::string& path() const { return path_; }
 
 private:
+    struct Writer {
+        std::mutex mutex;  // taken by its worker per line, and by flush() once a second
+        std::string buffer;
+    };
+    void write_out(std::string& lines);  // under file_mutex_
+    std::string open_locked();           // under file_mutex_
+
     std::string path_;
-    std::mutex mutex_;
+    std::vector<std::unique_ptr<Writer>> writers_;
+    std::mutex file_mutex_;
     std::FILE* file_ = nullptr;
 };
 

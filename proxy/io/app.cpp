@@ -86,7 +86,7 @@ void App::start() {
     }
     if (!config.access_log.empty()) {
         try {
-            access_log_ = std::make_unique<AccessLog>(config.access_log);
+            access_log_ = std::make_unique<AccessLog>(config.access_log, workers_.size());
         } catch (const std::exception& e) {
             throw StartupError(e.what());
         }
@@ -244,6 +244,9 @@ void App::on_tick() {
         aggregator_->tick(tick_, *snapshot);
         rollout_->tick(*snapshot, now_seconds());
     }
+    // Access lines are buffered per worker: written at least once a second.
+    if (access_log_) access_log_->flush();
+    for (auto& retired : retired_access_logs_) retired->flush();
     schedule_tick();
 }
 
@@ -402,7 +405,7 @@ std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config>
             retired_access_logs_.push_back(std::move(access_log_));
         } else {
             try {
-                auto log = std::make_unique<AccessLog>(config->access_log);
+                auto log = std::make_unique<AccessLog>(config->access_log, workers_.size());
                 if (access_log_) retired_access_logs_.push_back(std::move(access_log_));
                 access_log_ = std::move(log);
             } catch (const std::exception& e) {

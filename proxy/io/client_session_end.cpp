@@ -185,7 +185,7 @@ void ClientSession::write_access_log(unsigned status, bool from_upstream) {
     r.upstream_ms = static_cast<double>(latency_us_) / 1000.0;
     r.bytes_in = bytes_in_;
     r.bytes_out = bytes_out_;
-    log->write(r);
+    log->write(worker_.index(), r);
 }
 
 void ClientSession::abort() {

@@ -133,8 +133,30 @@ TEST_CASE("the access log says why each request got its version (override, stick
         return reasons;
     };
     std::vector<std::string> reasons;
-    for (int i = 0; i < 100 && (reasons = read_reasons()).size() < 3; ++i)
+    for (int i = 0; i < 250 && (reasons = read_reasons()).size() < 3; ++i)  // flushed within a second
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     CHECK(reasons == std::vector<std::string>{"override", "sticky", "weighted"});
+    std::remove(log_path.c_str());
+}
+
+TEST_CASE("access lines are buffered per worker and none is lost on shutdown") {
+    Upstream stable("stable");
+    const std::string log_path = "/tmp/canaryd-access-shutdown-" + std::to_string(::getpid()) + ".log";
+    std::remove(log_path.c_str());
+    {
+        Proxy proxy(config_with_routes("  - name: api\n    stable: {version: v1, endpoints: [" + stable.address() + "]}\n",
+                                       "access_log: " + log_path + "\n"));
+        for (int c = 0; c < 4; ++c) {  // several connections, so both workers write
+            Client client(proxy.port());
+            for (int i = 0; i < 500; ++i) REQUIRE(client.get("/x").result_int() == 200);
+        }
+    }
+    std::ifstream file(log_path);
+    int lines = 0;
+    for (std::string line; std::getline(file, line);) {
+        CHECK(boost::json::parse(line).at("path").as_string() == "/x");  // whole lines, never interleaved
+        ++lines;
+    }
+    CHECK(lines == 2'000);
     std::remove(log_path.c_str());
 }
