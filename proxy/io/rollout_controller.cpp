@@ -74,20 +74,20 @@ void RolloutController::prepare(const Snapshot& snapshot, double now) {
         }
         RouteControl control;
         auto old = routes_.find(route.name);
-        const bool same_release = old != routes_.end() && old->second.machine &&
-                                  old->second.machine->state().canary_release == route.canary->release;
+        const bool same_release = old != routes_.end() && old->second.loop.machine &&
+                                  old->second.loop.machine->state().canary_release == route.canary->release;
         if (same_release) {
             control = std::move(old->second);
-            const auto change = control.machine->on_config(route, now);
-            if (change.changed) log::info("rollout_config", {{"route", route.name}, {"state", rollout::to_string(control.machine->state().state)}});
+            const auto change = control.loop.machine->on_config(route, now);
+            if (change.changed) log::info("rollout_config", {{"route", route.name}, {"state", rollout::to_string(control.loop.machine->state().state)}});
         } else {
             // A route seen for the first time, or a new canary release: a fresh rollout,
             // unless the state file holds this very release (a restart).
-            control.machine = std::make_unique<rollout::RolloutMachine>(route, now);
+            control.loop.machine = std::make_unique<rollout::RolloutMachine>(route, now);
             auto saved = persisted_.find(route.name);
             if (saved != persisted_.end() && saved->second.canary_release == route.canary->release) {
-                control.machine->restore(saved->second, now);
-                if (control.machine->state().state == rollout::State::rolled_back)
+                control.loop.machine->restore(saved->second, now);
+                if (control.loop.machine->state().state == rollout::State::rolled_back)
                     log::warn("rollback_latched", {{"route", route.name},
                                                    {"canary_release", route.canary->release},
                                                    {"reason", saved->second.reason}});
@@ -97,9 +97,9 @@ void RolloutController::prepare(const Snapshot& snapshot, double now) {
             }
         }
         prepare_analysis(route, control, same_release);
-        follow_step(control);
+        rollout::follow_step(control.loop);
         control.runtime = compiled.runtime;
-        control.runtime->canary_weight_bp.store(control.machine->state().weight_bp, std::memory_order_release);
+        control.runtime->canary_weight_bp.store(control.loop.machine->state().weight_bp, std::memory_order_release);
         next.emplace(route.name, std::move(control));
     }
     for (auto& [name, control] : routes_)
@@ -111,25 +111,25 @@ void RolloutController::prepare(const Snapshot& snapshot, double now) {
 void RolloutController::prepare_analysis(const config::Route& route, RouteControl& control, bool same_release) {
     if (!route.analysis) {
         drop_series(route.name, control, {});
-        control.analyzer.reset();
+        control.loop.analyzer.reset();
         control.analysis_config.reset();
         return;
     }
-    if (!control.analyzer || !same_release) {
+    if (!control.loop.analyzer || !same_release) {
         // Evidence is about one release: a new one starts the analysis over.
         drop_series(route.name, control, {});
-        control.analyzer = std::make_unique<analysis::RouteAnalyzer>(*route.analysis);
+        control.loop.analyzer = std::make_unique<analysis::RouteAnalyzer>(*route.analysis);
         control.analysis_config = route.analysis;
-        control.last_verdict.reset();
-        control.analyzed_step = -1;
-        follow_step(control);
+        control.loop.forget_verdict();
+        control.loop.analyzed_step = -1;
+        rollout::follow_step(control.loop);
         return;
     }
     // The same release with an edited analysis section: unchanged guardrails keep their
     // evidence, edited and new ones start over (SPEC §6), and the log says which.
     const auto& old = *control.analysis_config;
     const auto& now = *route.analysis;
-    auto restarted = control.analyzer->reconfigure(now);
+    auto restarted = control.loop.analyzer->reconfigure(now);
     bool dry_run_changed = false;
     for (const auto& g : now.guardrails)
         for (const auto& o : old.guardrails)
@@ -150,20 +150,10 @@ void RolloutController::prepare_analysis(const config::Route& route, RouteContro
                                             {"confidence", now.confidence},
                                             {"min_requests", now.min_requests},
                                             {"horizon_s", std::chrono::duration_cast<std::chrono::seconds>(now.horizon).count()}});
-        control.last_verdict.reset();
+        control.loop.forget_verdict();
     }
     drop_series(route.name, control, now.guardrail_labels());
     control.analysis_config = route.analysis;
-}
-
-void RolloutController::follow_step(RouteControl& control) {
-    // A step advances only on passes earned in it: the analyzer counts the step's own
-    // requests from the moment the machine enters it.
-    const auto& state = control.machine->state();
-    if (!control.analyzer || !control.machine->has_steps() || state.state != rollout::State::progressing) return;
-    if (state.step == control.analyzed_step) return;
-    control.analyzed_step = state.step;
-    control.analyzer->begin_step();
 }
 
 void RolloutController::export_evaluation(const std::string& route, RouteControl& control,
@@ -182,8 +172,8 @@ void RolloutController::export_evaluation(const std::string& route, RouteControl
         for (std::size_t v = 0; v < it->second.verdict.size(); ++v)
             it->second.verdict[v]->Set(v == static_cast<std::size_t>(r.verdict) ? 1 : 0);
     }
-    if (control.analyzer->clamped_blocks() != control.clamped_logged) {
-        control.clamped_logged = control.analyzer->clamped_blocks();
+    if (control.loop.analyzer->clamped_blocks() != control.clamped_logged) {
+        control.clamped_logged = control.loop.analyzer->clamped_blocks();
         log::warn("analysis_counts_clamped",
                   {{"route", route},
                    {"seconds", control.clamped_logged},
@@ -211,60 +201,39 @@ void RolloutController::tick(const Snapshot& snapshot, double now) {
         if (it == routes_.end()) continue;
         auto& control = it->second;
         const auto& name = compiled.config->name;
-        analysis::Evaluation evaluation;
-        bool evaluated = false;
-        if (control.analyzer) {
-            control.analyzer->observe_second(signals_.last_second(name, Role::stable), signals_.last_second(name, Role::canary));
-            const auto interval = control.analyzer->config().interval.count() / 1000;
-            if (++control.seconds_since_evaluation >= interval) {
-                control.seconds_since_evaluation = 0;
-                evaluation = control.analyzer->evaluate(
-                    now, backend_sample(signals_.backend(name, Role::stable), compiled.versions[0].endpoint_ids.size()),
-                    backend_sample(signals_.backend(name, Role::canary), compiled.versions[1].endpoint_ids.size()));
-                evaluated = true;
-            }
-        } else {
-            // Steps without guardrails advance on time alone.
-            evaluation.verdict = analysis::Verdict::pass;
-            evaluated = true;
-        }
-        if (!evaluated) continue;
-        const auto* failure = evaluation.first_failure();
-        if (control.analyzer) {
+        rollout::SecondInput input;
+        input.now = now;
+        input.stable = signals_.last_second(name, Role::stable);
+        input.canary = signals_.last_second(name, Role::canary);
+        input.stable_backend = backend_sample(signals_.backend(name, Role::stable), compiled.versions[0].endpoint_ids.size());
+        input.canary_backend = backend_sample(signals_.backend(name, Role::canary), compiled.versions[1].endpoint_ids.size());
+        const auto effects = rollout::run_second(control.loop, input);
+        if (!effects.evaluated) continue;
+        const auto& evaluation = effects.evaluation;
+        if (control.loop.analyzer) {
             admin::DecisionSummary summary;
             summary.time = log::now_rfc3339();
             summary.verdict = analysis::to_string(evaluation.verdict);
-            const analysis::GuardrailResult* shown = failure;
-            if (!shown)
-                for (const auto& r : evaluation.results)
-                    if (r.verdict == evaluation.verdict) {
-                        shown = &r;
-                        break;
-                    }
-            if (shown) {
-                summary.guardrail = shown->guardrail;
-                summary.detail = shown->detail;
+            if (effects.shown) {
+                summary.guardrail = evaluation.results[*effects.shown].guardrail;
+                summary.detail = evaluation.results[*effects.shown].detail;
             }
             control.last_decision = summary;
             export_evaluation(name, control, evaluation);
-            if (control.last_verdict != evaluation.verdict) {
-                // One line per change of verdict, not one per second.
+            if (effects.verdict_changed) {
                 boost::json::array results;
                 for (const auto& r : evaluation.results) results.push_back(result_json(r));
                 log::write(evaluation.verdict == analysis::Verdict::fail ? log::Level::warn : log::Level::info,
                            "analysis", {{"route", name}, {"verdict", summary.verdict}, {"guardrails", std::move(results)}});
-                control.last_verdict = evaluation.verdict;
             }
         }
-        const auto change = control.machine->on_evaluation(evaluation.verdict, failure ? failure->guardrail : "", now);
-        if (change.changed) apply(name, control, change, &evaluation);
-        follow_step(control);
+        if (effects.change.changed) apply(name, control, effects.change, &evaluation);
     }
 }
 
 void RolloutController::apply(const std::string& route, RouteControl& control, const rollout::Change& change,
                               const analysis::Evaluation* evaluation) {
-    auto state = control.machine->state();
+    auto state = control.loop.machine->state();
     // 1. The weight in force: every worker sees it on its next request.
     control.runtime->canary_weight_bp.store(state.weight_bp, std::memory_order_release);
     // 2. The state file, durably, before anyone is told.
@@ -326,7 +295,7 @@ ActionResult RolloutController::act(const Snapshot& snapshot, OperatorAction act
                             : "404 Not Found: no route " + name + "\n"};
     }
     auto& control = it->second;
-    auto& machine = *control.machine;
+    auto& machine = *control.loop.machine;
     rollout::Change change;
     switch (action) {
         case OperatorAction::rollback: change = machine.rollback("rolled back by an operator", actor, now); break;
@@ -336,10 +305,10 @@ ActionResult RolloutController::act(const Snapshot& snapshot, OperatorAction act
             const bool was_rolled_back = machine.state().state == rollout::State::rolled_back;
             change = machine.resume(actor, now);
             // A rollback's evidence is about the canary before the operator looked: start over.
-            if (was_rolled_back && control.analyzer) {
-                control.analyzer->reset();
-                control.last_verdict.reset();
-                control.analyzed_step = -1;
+            if (was_rolled_back && control.loop.analyzer) {
+                control.loop.analyzer->reset();
+                control.loop.forget_verdict();
+                control.loop.analyzed_step = -1;
             }
             break;
         }
@@ -351,7 +320,7 @@ ActionResult RolloutController::act(const Snapshot& snapshot, OperatorAction act
             break;
     }
     if (change.changed) apply(name, control, change, nullptr);
-    follow_step(control);
+    rollout::follow_step(control.loop);
     const auto& state = machine.state();
     boost::json::object body;
     body["route"] = name;
@@ -367,7 +336,7 @@ void RolloutController::fill_status(admin::StatusView& view) const {
     for (auto& route : view.routes) {
         auto it = routes_.find(route.name);
         if (it == routes_.end()) continue;
-        const auto& state = it->second.machine->state();
+        const auto& state = it->second.loop.machine->state();
         route.state = rollout::to_string(state.state);
         if (state.step >= 0) route.step = state.step;
         route.last_decision = it->second.last_decision;

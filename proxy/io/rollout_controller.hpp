@@ -12,6 +12,7 @@
 #include "io/signals_aggregator.hpp"
 #include "io/snapshot.hpp"
 #include "rollout/rollout_machine.hpp"
+#include "rollout/route_loop.hpp"
 #include "rollout/state_file.hpp"
 
 #include <boost/json/object.hpp>
@@ -59,20 +60,15 @@ private:
         std::array<prometheus::Gauge*, 3> verdict{};  // indexed by analysis::Verdict
     };
     struct RouteControl {
-        std::unique_ptr<rollout::RolloutMachine> machine;
-        std::unique_ptr<analysis::RouteAnalyzer> analyzer;
+        rollout::RouteLoop loop;  // machine, analyzer and the decision loop's counters (core)
         std::optional<config::Analysis> analysis_config;
         std::shared_ptr<rollout::RouteRuntime> runtime;
-        std::int64_t seconds_since_evaluation = 0;
-        std::optional<analysis::Verdict> last_verdict;
         std::optional<admin::DecisionSummary> last_decision;
-        int analyzed_step = -1;  // the rollout step the analyzer's step counts belong to
         std::uint64_t clamped_logged = 0;
         std::map<std::string, GuardrailSeries, std::less<>> series;
     };
 
     void prepare_analysis(const config::Route& route, RouteControl& control, bool same_release);
-    void follow_step(RouteControl& control);
     void export_evaluation(const std::string& route, RouteControl& control, const analysis::Evaluation& evaluation);
     void drop_series(const std::string& route, RouteControl& control, const std::vector<std::string>& keep);
     void apply(const std::string& route, RouteControl& control, const rollout::Change& change,
