@@ -1,5 +1,7 @@
 #include "http/field_lines.hpp"
 
+#include "text/trim.hpp"
+
 namespace canaryd::http {
 
 namespace {
@@ -10,11 +12,7 @@ bool is_field_value_char(char c) {
     return u == '\t' || (u >= 0x20 && u != 0x7f);
 }
 
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using text::trim_ows;
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include "http/field_lines.hpp"
 #include "http/hop_by_hop.hpp"
+#include "text/trim.hpp"
 
 #include <charconv>
 
@@ -20,11 +21,7 @@ bool is_target_char(char c) {
     return u > 0x20 && u < 0x7f && c != '#';
 }
 
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using text::trim_ows;
 
 // Calls f(element) for each element of a comma-separated list (RFC 9110 §5.6.1), skipping
 // empty elements. Returns false as soon as f does.

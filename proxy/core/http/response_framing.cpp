@@ -1,15 +1,12 @@
 #include "http/response_framing.hpp"
 
 #include "http/hop_by_hop.hpp"
+#include "text/trim.hpp"
 
 namespace canaryd::http {
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using text::trim_ows;
 
 }  // namespace
 
@@ -24,7 +21,7 @@ std::string check_response_framing(std::span<const Field> fields) {
             std::string_view rest = f.value;
             while (true) {
                 const auto comma = rest.find(',');
-                const auto element = trim(rest.substr(0, comma));
+                const auto element = trim_ows(rest.substr(0, comma));
                 if (element.empty() || element.size() > 19 ||
                     element.find_first_not_of("0123456789") != std::string_view::npos)
                     return "invalid Content-Length in the upstream response";
@@ -39,7 +36,7 @@ std::string check_response_framing(std::span<const Field> fields) {
             std::string_view rest = f.value;
             while (true) {
                 const auto comma = rest.find(',');
-                const auto coding = trim(rest.substr(0, comma));
+                const auto coding = trim_ows(rest.substr(0, comma));
                 if (!coding.empty()) {
                     // Only chunked is decoded; relaying another coding after dropping the
                     // hop-by-hop Transfer-Encoding field would hand the client bytes it

@@ -1,5 +1,7 @@
 #include "routing/split.hpp"
 
+#include "text/trim.hpp"
+
 namespace canaryd::routing {
 
 const char* to_string(Reason reason) {
@@ -37,11 +39,7 @@ std::string sticky_hash_input(std::string_view salt, std::string_view key) {
 }
 
 std::optional<std::string_view> find_cookie(std::string_view cookie_header, std::string_view name) {
-    auto trim = [](std::string_view s) {
-        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-        while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-        return s;
-    };
+    constexpr auto trim = text::trim_ows;
     while (!cookie_header.empty()) {
         auto semi = cookie_header.find(';');
         std::string_view pair = trim(cookie_header.substr(0, semi));

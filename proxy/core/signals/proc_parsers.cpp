@@ -1,17 +1,13 @@
 #include "signals/proc_parsers.hpp"
 
+#include "text/trim.hpp"
+
 #include <charconv>
 
 namespace canaryd::signals {
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-        s.remove_suffix(1);
-    return s;
-}
+constexpr auto trim = text::trim_space;
 
 template <class T>
 std::optional<T> number(std::string_view s) {
