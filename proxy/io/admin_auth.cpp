@@ -2,13 +2,12 @@
 
 #include "http/hop_by_hop.hpp"
 #include "io/app.hpp"
+#include "io/read_file.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include <array>
-#include <fstream>
-#include <sstream>
 
 namespace canaryd::io {
 
@@ -23,11 +22,9 @@ std::array<unsigned char, SHA256_DIGEST_LENGTH> digest(std::string_view text) {
 }  // namespace
 
 std::string read_admin_token(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw StartupError("admin.token_file " + path + ": cannot read the file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string token = text.str();
+    const auto file = read_file(path);
+    if (!file.ok()) throw StartupError("admin.token_file: " + file.error);
+    const std::string& token = file.content;
     const auto first = token.find_first_not_of(" \t\r\n");
     if (first == std::string::npos) throw StartupError("admin.token_file " + path + ": the file holds no token");
     const auto last = token.find_last_not_of(" \t\r\n");

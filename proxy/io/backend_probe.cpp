@@ -3,6 +3,7 @@
 #include "config/units.hpp"
 #include "signals/prometheus_text.hpp"
 #include "signals/proc_parsers.hpp"
+#include "io/read_file.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,8 +14,6 @@
 
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 
 namespace canaryd::io {
 
@@ -24,14 +23,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-
-std::optional<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 ProbeReading failed(std::string message) {
     ProbeReading r;
@@ -43,11 +34,11 @@ ProbeReading failed(std::string message) {
 
 ProbeReading probe_pid(int pid) {
     const std::string base = "/proc/" + std::to_string(pid);
-    auto stat = read_file(base + "/stat");
-    auto status = read_file(base + "/status");
-    if (!stat || !status) return failed("process " + std::to_string(pid) + " is not running");
-    auto ticks = signals::proc_stat_cpu_ticks(*stat);
-    auto rss = signals::proc_status_rss_bytes(*status);
+    const auto stat = read_file(base + "/stat");
+    const auto status = read_file(base + "/status");
+    if (!stat.ok() || !status.ok()) return failed("process " + std::to_string(pid) + " is not running");
+    auto ticks = signals::proc_stat_cpu_ticks(stat.content);
+    auto rss = signals::proc_status_rss_bytes(status.content);
     if (!ticks || !rss) return failed("cannot parse " + base + "/stat or /status");
     static const long ticks_per_second = sysconf(_SC_CLK_TCK);
     ProbeReading r;
@@ -57,19 +48,19 @@ ProbeReading probe_pid(int pid) {
 }
 
 ProbeReading probe_pid_file(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return failed("cannot read pid file " + path);
-    auto pid = signals::parse_pid_file(*text);
+    const auto text = read_file(path);
+    if (!text.ok()) return failed("pid file: " + text.error);
+    auto pid = signals::parse_pid_file(text.content);
     if (!pid) return failed("pid file " + path + " does not hold a pid");
     return probe_pid(*pid);
 }
 
 ProbeReading probe_cgroup(const std::string& directory) {
-    auto cpu = read_file(directory + "/cpu.stat");
-    auto memory = read_file(directory + "/memory.current");
-    if (!cpu || !memory) return failed("cannot read cpu.stat or memory.current in " + directory);
-    auto usec = signals::cgroup_cpu_usage_usec(*cpu);
-    auto bytes = signals::cgroup_memory_current(*memory);
+    const auto cpu = read_file(directory + "/cpu.stat");
+    const auto memory = read_file(directory + "/memory.current");
+    if (!cpu.ok() || !memory.ok()) return failed(!cpu.ok() ? cpu.error : memory.error);
+    auto usec = signals::cgroup_cpu_usage_usec(cpu.content);
+    auto bytes = signals::cgroup_memory_current(memory.content);
     if (!usec || !bytes) return failed("cannot parse cpu.stat or memory.current in " + directory);
     ProbeReading r;
     r.cpu_seconds = static_cast<double>(*usec) / 1e6;

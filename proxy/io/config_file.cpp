@@ -1,22 +1,18 @@
 #include "io/config_file.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include "io/read_file.hpp"
+
 
 namespace canaryd::io {
 
 config::LoadResult load_config_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    const auto file = read_file(path);
+    if (!file.ok()) {
         config::LoadResult result;
-        result.errors.push_back({1, 1, "", std::string("cannot read the file: ") + std::strerror(errno)});
+        result.errors.push_back({1, 1, "", "cannot read the file: " + file.reason});
         return result;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return config::load_config(text.str());
+    return config::load_config(file.content);
 }
 
 std::string format_errors(const std::string& path, const config::LoadResult& result) {

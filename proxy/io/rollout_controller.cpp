@@ -3,6 +3,7 @@
 #include "io/app.hpp"
 #include "io/log.hpp"
 #include "io/state_store.hpp"
+#include "io/read_file.hpp"
 #include "json/json_text.hpp"
 
 #include <boost/json.hpp>
@@ -48,9 +49,9 @@ RolloutController::RolloutController(Metrics& metrics, SignalsAggregator& signal
 void RolloutController::load_state(const std::string& state_file) {
     state_file_ = state_file;
     if (state_file_.empty()) return;
-    const auto file = read_whole_file(state_file_);
-    if (!file.error.empty()) throw StartupError("state_file: " + file.error);
+    const auto file = read_file(state_file_);
     if (!file.exists) return;  // first start: nothing to continue
+    if (!file.ok()) throw StartupError("state_file: " + file.error);
     auto parsed = rollout::parse_state_file(file.content);
     if (!parsed.error.empty())
         throw StartupError("state_file " + state_file_ + " is corrupt (" + parsed.error +

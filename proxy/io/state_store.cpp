@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace canaryd::io {
 
@@ -57,20 +55,6 @@ std::string write_file_atomically(const std::string& path, const std::string& co
         ::close(dir);
     }
     return {};
-}
-
-FileRead read_whole_file(const std::string& path) {
-    FileRead out;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        if (errno != ENOENT) out.error = failure("cannot read", path);
-        return out;
-    }
-    out.exists = true;
-    std::ostringstream text;
-    text << in.rdbuf();
-    out.content = text.str();
-    return out;
 }
 
 }  // namespace canaryd::io

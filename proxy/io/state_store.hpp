@@ -10,12 +10,4 @@ namespace canaryd::io {
 // Empty on success, else what failed (with errno's text).
 std::string write_file_atomically(const std::string& path, const std::string& content);
 
-// The file's content; nullopt-like: `exists` false when there is no file.
-struct FileRead {
-    bool exists = false;
-    std::string content;
-    std::string error;
-};
-FileRead read_whole_file(const std::string& path);
-
 }  // namespace canaryd::io

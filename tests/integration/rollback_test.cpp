@@ -2,6 +2,7 @@
 // then gets nothing; the rollback is latched across reloads and a kill -9; a new release
 // starts over; a healthy canary is left alone; steps advance and promote; operators act.
 #include "config/loader.hpp"
+#include "io/read_file.hpp"
 #include "io/state_store.hpp"
 #include "raw.hpp"
 #include "support.hpp"
@@ -338,13 +339,13 @@ TEST_CASE("the state file is replaced atomically and a failed write leaves the o
     const std::string path = dir + "/state.json";
     REQUIRE(canaryd::io::write_file_atomically(path, "first\n").empty());
     REQUIRE(canaryd::io::write_file_atomically(path, "second\n").empty());
-    CHECK(canaryd::io::read_whole_file(path).content == "second\n");
+    CHECK(canaryd::io::read_file(path).content == "second\n");
     CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
     // A directory where the temporary file should go makes the write fail: the old file stays.
     std::filesystem::create_directories(path + ".tmp");
     const auto error = canaryd::io::write_file_atomically(path, "third\n");
     CHECK_FALSE(error.empty());
-    CHECK(canaryd::io::read_whole_file(path).content == "second\n");
+    CHECK(canaryd::io::read_file(path).content == "second\n");
     CHECK(canaryd::io::write_file_atomically("/nonexistent-dir/state.json", "x").find("cannot create") != std::string::npos);
     std::filesystem::remove_all(dir);
 }
