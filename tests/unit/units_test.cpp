@@ -75,3 +75,29 @@ TEST_CASE("host:port addresses") {
     CHECK_FALSE(is_loopback_host("0.0.0.0"));
     CHECK_FALSE(is_loopback_host("10.0.0.1"));
 }
+
+TEST_CASE("parse_http_url: RFC 3986 through Boost.URL, narrowed to plain http with a host") {
+    auto ok = [](const char* text) {
+        auto r = parse_http_url(text);
+        INFO(text << ": " << r.error);
+        REQUIRE(r.value);
+        return *r.value;
+    };
+    auto u = ok("http://127.0.0.1:9100/metrics");
+    CHECK(u.host == "127.0.0.1");
+    CHECK(u.port == 9100);
+    CHECK(u.target == "/metrics");
+    u = ok("http://Backend.Local/stats?format=prometheus");
+    CHECK(u.host == "backend.local");
+    CHECK(u.port == 80);
+    CHECK(u.target == "/stats?format=prometheus");
+    u = ok("http://[::1]:8080");
+    CHECK(u.host == "::1");
+    CHECK(u.target == "/");
+    for (const char* bad : {"https://h/metrics", "ftp://h/", "h:80/metrics", "http:///metrics", "http://user:pw@h/",
+                            "http://h/metrics#top", "http://h:0/", "http://h:99999/", "http://h/a b", "http://h\r\n/"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_http_url(bad).value);
+    }
+    CHECK(parse_http_url("https://h/").error.find("https") != std::string::npos);
+}

@@ -1,5 +1,7 @@
 #include "config/units.hpp"
 
+#include <boost/url/parse.hpp>
+
 #include <charconv>
 #include <limits>
 
@@ -163,22 +165,27 @@ Parsed<HostPort> parse_host_port(std::string_view text, bool allow_port_zero) {
 Parsed<HttpUrl> parse_http_url(std::string_view text) {
     using P = Parsed<HttpUrl>;
     const std::string original(text);
-    if (text.starts_with("https://")) return P::fail("https scrape URLs are not supported: '" + original + "'");
-    if (!text.starts_with("http://")) return P::fail("expected an http:// URL, got '" + original + "'");
-    text.remove_prefix(7);
-    const auto slash = text.find('/');
-    const std::string_view authority = text.substr(0, slash);
-    HttpUrl url;
-    if (slash != std::string_view::npos) url.target = std::string(text.substr(slash));
-    for (char c : url.target)
-        if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '#')
-            return P::fail("invalid character in the path of '" + original + "'");
-    const bool has_port = authority.starts_with('[') ? authority.find("]:") != std::string_view::npos
-                                                      : authority.find(':') != std::string_view::npos;
-    auto hp = parse_host_port(has_port ? std::string(authority) : std::string(authority) + ":80", false);
+    // RFC 3986 parsing by Boost.URL; what canaryd accepts on top is narrower: plain http, a
+    // host (name or IP literal), no user info, no fragment.
+    const auto parsed = boost::urls::parse_absolute_uri(text);
+    if (!parsed) return P::fail("expected an http:// URL, got '" + original + "': " + parsed.error().message());
+    const auto& u = *parsed;
+    if (u.scheme_id() == boost::urls::scheme::https)
+        return P::fail("https scrape URLs are not supported: '" + original + "'");
+    if (u.scheme_id() != boost::urls::scheme::http) return P::fail("expected an http:// URL, got '" + original + "'");
+    if (!u.has_authority() || u.encoded_host().empty()) return P::fail("no host in URL '" + original + "'");
+    if (u.has_userinfo()) return P::fail("user info is not supported in URL '" + original + "'");
+    if (u.has_fragment()) return P::fail("a fragment ('#') has no meaning in URL '" + original + "'");
+    std::string authority(u.encoded_host());
+    authority += ':';
+    authority += u.has_port() && !u.port().empty() ? std::string(u.port()) : std::string("80");
+    auto hp = parse_host_port(authority, false);
     if (!hp.value) return P::fail("invalid host in URL '" + original + "': " + hp.error);
+    HttpUrl url;
     url.host = hp.value->host;
     url.port = hp.value->port;
+    url.target = u.encoded_target().empty() ? "/" : std::string(u.encoded_target());
+    if (url.target.front() != '/') url.target.insert(0, 1, '/');
     return P::ok(std::move(url));
 }
 
