@@ -149,8 +149,15 @@ TEST_CASE("a healthy canary at 10 % is not rolled back") {
     Upstream canary("canary", flaky(failing, 0, canary_served));
     Proxy proxy(route_yaml(stable, canary, "v2", "    canary_weight: 10\n"));
     {
+        // Until the analyzer has seen enough to pass (not a fixed sleep), then a few more
+        // evaluations under load.
         LoadLoop load(proxy.port());
-        std::this_thread::sleep_for(std::chrono::seconds(8));
+        wait_for_status(proxy.app().admin_port(), [](const boost::json::value& v) {
+            const auto& decision = route0(v).at("last_decision");
+            return decision.is_object() && decision.at("verdict").as_string() == "pass" &&
+                   route0(v).at("canary").at("requests").as_int64() > 50;
+        }, std::chrono::seconds(30));
+        std::this_thread::sleep_for(std::chrono::seconds(3));
     }
     auto status = admin_status(proxy.app().admin_port());
     CHECK(state_of(status) == "steady");
