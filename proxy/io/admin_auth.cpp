@@ -3,6 +3,7 @@
 #include "http/hop_by_hop.hpp"
 #include "io/app.hpp"
 #include "io/read_file.hpp"
+#include "text/trim.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -24,11 +25,9 @@ std::array<unsigned char, SHA256_DIGEST_LENGTH> digest(std::string_view text) {
 std::string read_admin_token(const std::string& path) {
     const auto file = read_file(path);
     if (!file.ok()) throw StartupError("admin.token_file: " + file.error);
-    const std::string& token = file.content;
-    const auto first = token.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) throw StartupError("admin.token_file " + path + ": the file holds no token");
-    const auto last = token.find_last_not_of(" \t\r\n");
-    return token.substr(first, last - first + 1);
+    const auto token = text::trim_space(file.content);
+    if (token.empty()) throw StartupError("admin.token_file " + path + ": the file holds no token");
+    return std::string(token);
 }
 
 bool bearer_token_matches(std::string_view authorization, std::string_view token) {

@@ -95,7 +95,6 @@ void ShareTest::reset() {
     blocks_ = 0;
     informative_ = 0;
     last_start_ = 0;
-    horizon_index_ = 0;
     restarts_in_horizon_ = 0;
 }
 
@@ -117,10 +116,8 @@ void ShareTest::start_set() {
         // heavy: a regression that starts a few seconds after the release pays little for
         // not having been there from the first block.
         const std::uint64_t horizon_index = (blocks_ - 1) / horizon;
-        if (horizon_index != horizon_index_) {
-            horizon_index_ = horizon_index;
-            restarts_in_horizon_ = 0;
-        }
+        const std::uint64_t previous_index = last_start_ == 0 ? 0 : (last_start_ - 1) / horizon;
+        if (horizon_index != previous_index) restarts_in_horizon_ = 0;
         const double k = static_cast<double>(++restarts_in_horizon_);
         const double covered = static_cast<double>(blocks_ - last_start_) / static_cast<double>(horizon);
         const double budget = horizon_index == 0 ? 0.5 : 1.0;  // the release's set holds the other half

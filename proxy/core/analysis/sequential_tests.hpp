@@ -110,8 +110,7 @@ private:
     std::uint64_t blocks_ = 0;
     std::uint64_t informative_ = 0;
     std::uint64_t last_start_ = 0;
-    std::uint64_t horizon_index_ = 0;      // of the latest restart
-    std::uint64_t restarts_in_horizon_ = 0;
+    std::uint64_t restarts_in_horizon_ = 0;  // in the horizon of the latest start
 };
 
 // log(sum_i exp(x_i)), computed without overflow; -inf for an empty range.

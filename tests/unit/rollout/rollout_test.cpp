@@ -1,6 +1,7 @@
-#include "config/loader.hpp"
 #include "rollout/rollout_machine.hpp"
 #include "rollout/state_file.hpp"
+
+#include "route_fixture.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,14 +11,7 @@ using rollout::State;
 
 namespace {
 
-config::Route route_from(const std::string& extra) {
-    auto loaded = config::load_config("listeners: [{address: 127.0.0.1:0}]\nroutes:\n  - name: api\n"
-                                      "    stable: {version: v1, endpoints: []}\n    canary: {version: v2, endpoints: []}\n" +
-                                      extra);
-    for (const auto& e : loaded.errors) INFO(config::format_error("t", e));
-    REQUIRE(loaded.ok());
-    return loaded.config->routes[0];
-}
+using test::route_from;
 
 const std::string kSteps = "    rollout: {steps: [{weight: 1, pause: 30s}, {weight: 10, pause: 60s}, {weight: 50, pause: 60s}, {weight: 100}], max_hold: 5m}\n";
 

@@ -1,5 +1,6 @@
-#include "config/loader.hpp"
 #include "rollout/route_loop.hpp"
+
+#include "route_fixture.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,14 +13,7 @@ using rollout::State;
 
 namespace {
 
-config::Route route_from(const std::string& extra) {
-    auto loaded = config::load_config("listeners: [{address: 127.0.0.1:0}]\nroutes:\n  - name: api\n"
-                                      "    stable: {version: v1, endpoints: []}\n    canary: {version: v2, endpoints: []}\n" +
-                                      extra);
-    for (const auto& e : loaded.errors) INFO(config::format_error("t", e));
-    REQUIRE(loaded.ok());
-    return loaded.config->routes[0];
-}
+using test::route_from;
 
 rollout::RouteLoop loop_for(const config::Route& route) {
     rollout::RouteLoop loop;
