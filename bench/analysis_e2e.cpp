@@ -10,7 +10,7 @@
 //               `success_rate max_drop 0.5` must roll back, median ≤ 20 s after the onset.
 //   slowdown    after 10 s both versions get 3x slower for 20 s, then recover; 60 s per run;
 //               no guardrail (success, p50, p99) may roll the healthy canary back.
-#include "io/embedded_backend.hpp"
+#include "io/tools/embedded_backend.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>

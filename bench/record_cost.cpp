@@ -4,8 +4,8 @@
 // asserts nothing.
 //
 //   bench/record_cost [--requests 50000000]
-#include "analysis/recorder.hpp"
-#include "analysis/window.hpp"
+#include "core/analysis/recorder.hpp"
+#include "core/analysis/window.hpp"
 
 #include <atomic>
 #include <chrono>

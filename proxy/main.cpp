@@ -1,7 +1,7 @@
 // canaryd entry point: argv -> command; start-up exceptions end here with a clear message.
-#include "cli/arguments.hpp"
-#include "io/app.hpp"
-#include "io/commands.hpp"
+#include "core/cli/arguments.hpp"
+#include "io/server/app.hpp"
+#include "io/server/commands.hpp"
 
 #include <malloc.h>
 
@@ -14,12 +14,12 @@ int main(int argc, char** argv) {
     mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     const std::vector<std::string> args(argv + 1, argv + argc);
     const auto parsed = canaryd::cli::parse_arguments(args);
-    if (!parsed.error.empty()) {
-        std::cerr << "canaryd: " << parsed.error << "\n" << canaryd::cli::usage();
+    if (!parsed) {
+        std::cerr << "canaryd: " << parsed.message() << "\n" << canaryd::cli::usage();
         return 2;
     }
     try {
-        return canaryd::io::run_command(parsed.arguments);
+        return canaryd::io::run_command(*parsed);
     } catch (const canaryd::io::StartupError& e) {
         std::cerr << "canaryd: " << e.what() << "\n";
     } catch (const std::exception& e) {

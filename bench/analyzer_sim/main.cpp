@@ -9,7 +9,7 @@
 // Each simulated second calls observe_second() and evaluate() exactly as the running proxy
 // does once a second (traffic_model.hpp). Next to every detection delay the bench prints
 // the oracle: Wald's log(1/α)/KL, the delay of a test that knew both true rates.
-#include "config/loader.hpp"
+#include "core/config/loader.hpp"
 #include "traffic_model.hpp"
 
 #include <boost/math/distributions/normal.hpp>

@@ -8,7 +8,7 @@
 // the backends' CPU (idle per endpoint + CPU per request + sampling noise).
 #pragma once
 
-#include "analysis/analyzer.hpp"
+#include "core/analysis/analyzer.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -3,7 +3,7 @@
 // choose). Checked: each step consumes no more than it was given, data is a view of the
 // unconsumed input, the decoder always makes progress or asks for more, and the body it
 // yields is the same however the input was split.
-#include "http/chunked_decoder.hpp"
+#include "core/http/chunked_decoder.hpp"
 
 #include <cstdlib>
 #include <string>

@@ -1,8 +1,8 @@
 // libFuzzer target: the config loader (yaml-cpp underneath) on arbitrary text. Checked: it
 // never throws, it either loads or explains, and every error points inside the text and
 // prints as one line without control bytes (what `--check-config` shows a person).
-#include "config/loader.hpp"
-#include "text/printable.hpp"
+#include "core/config/loader.hpp"
+#include "core/text/printable.hpp"
 
 #include <cstdlib>
 #include <string_view>

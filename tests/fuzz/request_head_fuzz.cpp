@@ -1,7 +1,7 @@
 // libFuzzer target: the client request-head parser (RFC 9112 §2-§3) on arbitrary bytes.
 // Beyond "no crash, no sanitizer report": a complete head lies inside the buffer, every
 // view points into it, and a prefix of a complete head is never an error.
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 #include <cstdlib>
 #include <string_view>

@@ -1,7 +1,7 @@
 // libFuzzer target: the upstream response-head parser (RFC 9112 §4, §6.3). Checked: a
 // complete head lies inside the buffer with a status in 100..999, and a response to HEAD
 // never claims a body.
-#include "http/response_parser.hpp"
+#include "core/http/response_parser.hpp"
 
 #include <cstdlib>
 #include <string_view>

@@ -1,9 +1,9 @@
 // The analyzer and rollout end to end (SPEC §6, §7): a failing canary is rolled back and
 // then gets nothing; the rollback is latched across reloads and a kill -9; a new release
 // starts over; a healthy canary is left alone; steps advance and promote; operators act.
-#include "config/loader.hpp"
-#include "io/read_file.hpp"
-#include "io/state_store.hpp"
+#include "core/config/loader.hpp"
+#include "io/control/read_file.hpp"
+#include "io/control/state_store.hpp"
 #include "raw.hpp"
 #include "support.hpp"
 
@@ -189,6 +189,30 @@ TEST_CASE("steps advance and promote with a healthy canary") {
     CHECK(kinds == std::vector<std::string>{"advance", "promote"});
 }
 
+TEST_CASE("a step's pause runs on the rollout clock: an hour passes when the clock says so, not before") {
+    std::atomic<double> clock{0};
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(route_yaml(stable, canary, "v2", "    rollout: {steps: [{weight: 10, pause: 1h}, {weight: 100}]}\n"),
+                [&clock] { return clock.load(); });
+    const auto admin = proxy.app().admin_port();
+    LoadLoop load(proxy.port());
+    // Real seconds go by and the analysis passes (healthy canary, traffic flows) while the
+    // rollout's clock stands still: the hour has not passed.
+    wait_for_status(admin, [](const boost::json::value& v) {
+        const auto* decision = route0(v).as_object().if_contains("last_decision");
+        return decision && decision->is_object() && decision->at("verdict") == "pass";
+    }, std::chrono::seconds(30));
+    auto waiting = admin_status(admin);
+    CHECK(state_of(waiting) == "progressing");
+    CHECK(weight_of(waiting) == 10);
+    clock = 3601;
+    auto done = wait_for_status(admin, [](const boost::json::value& v) { return state_of(v) == "promoted"; },
+                                std::chrono::seconds(30));
+    CHECK(state_of(done) == "promoted");
+    CHECK(weight_of(done) == 100);
+}
+
 TEST_CASE("operators: rollback, resume, weight, pause, promote, with who and when in /events") {
     Upstream stable("stable");
     Upstream canary("canary");
@@ -344,15 +368,15 @@ TEST_CASE("the state file is replaced atomically and a failed write leaves the o
     const std::string dir = temp_path("state-dir");
     std::filesystem::create_directories(dir);
     const std::string path = dir + "/state.json";
-    REQUIRE(canaryd::io::write_file_atomically(path, "first\n").empty());
-    REQUIRE(canaryd::io::write_file_atomically(path, "second\n").empty());
-    CHECK(canaryd::io::read_file(path).content == "second\n");
+    REQUIRE(canaryd::io::write_file_atomically(path, "first\n").ok());
+    REQUIRE(canaryd::io::write_file_atomically(path, "second\n").ok());
+    CHECK(canaryd::io::read_file(path).value() == "second\n");
     CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
     // A directory where the temporary file should go makes the write fail: the old file stays.
     std::filesystem::create_directories(path + ".tmp");
-    const auto error = canaryd::io::write_file_atomically(path, "third\n");
-    CHECK_FALSE(error.empty());
-    CHECK(canaryd::io::read_file(path).content == "second\n");
-    CHECK(canaryd::io::write_file_atomically("/nonexistent-dir/state.json", "x").find("cannot create") != std::string::npos);
+    const auto written = canaryd::io::write_file_atomically(path, "third\n");
+    CHECK_FALSE(written.ok());
+    CHECK(canaryd::io::read_file(path).value() == "second\n");
+    CHECK(canaryd::io::write_file_atomically("/nonexistent-dir/state.json", "x").message().find("cannot create") != std::string::npos);
     std::filesystem::remove_all(dir);
 }

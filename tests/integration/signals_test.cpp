@@ -1,7 +1,7 @@
 // Per-version signals end to end (SPEC §5, §7): counts on /metrics and /status equal the
 // requests sent; upstream errors by kind; backend CPU and memory from a real process and
 // from a scrape; the admin API's answers.
-#include "io/backend_probe.hpp"
+#include "io/upstream/backend_probe.hpp"
 #include "raw.hpp"
 #include "support.hpp"
 

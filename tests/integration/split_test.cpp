@@ -1,4 +1,4 @@
-#include "io/sticky_hash.hpp"
+#include "io/session/sticky_hash.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
-#include "io/sticky_hash.hpp"
-#include "routing/split.hpp"
+#include "core/routing/split.hpp"
+#include "io/session/sticky_hash.hpp"
 
 #include <doctest/doctest.h>
 

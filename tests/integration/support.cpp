@@ -1,7 +1,7 @@
 #include "support.hpp"
 
-#include "config/loader.hpp"
-#include "io/log.hpp"
+#include "core/config/loader.hpp"
+#include "io/log/log.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -62,7 +62,11 @@ std::vector<RecordedRequest> Upstream::recorded() const {
     return recorded_;
 }
 
-Proxy::Proxy(const std::string& yaml, std::uint64_t seed) {
+Proxy::Proxy(const std::string& yaml, std::uint64_t seed) : Proxy(yaml, seed, nullptr) {}
+
+Proxy::Proxy(const std::string& yaml, std::function<double()> clock) : Proxy(yaml, 20261126, std::move(clock)) {}
+
+Proxy::Proxy(const std::string& yaml, std::uint64_t seed, std::function<double()> clock) {
     log::set_min_level(log::Level::error);
     // Tests run in parallel: the admin listener gets a free port unless the test chose one.
     const bool has_admin = yaml.starts_with("admin:") || yaml.find("\nadmin:") != std::string::npos;
@@ -76,6 +80,7 @@ Proxy::Proxy(const std::string& yaml, std::uint64_t seed) {
     io::AppOptions options;
     options.seed = seed;
     options.config_path = config_path_;
+    options.clock = std::move(clock);
     app_ = std::make_unique<io::App>(loaded.config, options);
     app_->start();
     control_thread_ = std::thread([this] { app_->run(); });

@@ -2,8 +2,8 @@
 // all on 127.0.0.1 with ports picked by the kernel.
 #pragma once
 
-#include "io/app.hpp"
-#include "io/embedded_backend.hpp"
+#include "io/server/app.hpp"
+#include "io/tools/embedded_backend.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -66,6 +66,8 @@ private:
 class Proxy {
 public:
     explicit Proxy(const std::string& yaml, std::uint64_t seed = 20261126);
+    // With the rollout's clock in the test's hands (AppOptions::clock).
+    Proxy(const std::string& yaml, std::function<double()> clock);
     ~Proxy();
 
     std::uint16_t port(std::size_t listener = 0) const { return app_->listener_port(listener); }
@@ -75,6 +77,8 @@ public:
     std::int64_t reload(const std::string& yaml);
 
 private:
+    Proxy(const std::string& yaml, std::uint64_t seed, std::function<double()> clock);
+
     std::string config_path_;
     std::unique_ptr<io::App> app_;
     std::thread control_thread_;

@@ -1,6 +1,6 @@
 // TLS listeners (SPEC §2, §8): HTTPS end to end, X-Forwarded-Proto https, HTTP/1.1 by
 // ALPN, clear errors for bad files, certificates rotated by a reload.
-#include "config/loader.hpp"
+#include "core/config/loader.hpp"
 #include "support.hpp"
 
 #include <boost/asio/connect.hpp>

@@ -1,6 +1,6 @@
-#include "admin/admin_request.hpp"
+#include "core/admin/admin_request.hpp"
 
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 #include <array>
 

@@ -1,7 +1,7 @@
-#include "admin/status_view.hpp"
+#include "core/admin/status_view.hpp"
 
-#include "analysis/outcome.hpp"
-#include "json/json_text.hpp"
+#include "core/analysis/outcome.hpp"
+#include "core/json/json_text.hpp"
 
 #include <boost/json.hpp>
 

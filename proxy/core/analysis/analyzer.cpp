@@ -1,4 +1,4 @@
-#include "analysis/analyzer.hpp"
+#include "core/analysis/analyzer.hpp"
 
 #include <algorithm>
 #include <cmath>

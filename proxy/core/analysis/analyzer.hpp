@@ -25,10 +25,10 @@
 // advances only on passes earned in that step. A breach that has been proven stays a fail.
 #pragma once
 
-#include "analysis/cpu_regression.hpp"
-#include "analysis/sequential_tests.hpp"
-#include "analysis/window.hpp"
-#include "config/config.hpp"
+#include "core/analysis/cpu_regression.hpp"
+#include "core/analysis/sequential_tests.hpp"
+#include "core/analysis/window.hpp"
+#include "core/config/config.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "analysis/cpu_regression.hpp"
+#include "core/analysis/cpu_regression.hpp"
 
 #include <algorithm>
 #include <cmath>

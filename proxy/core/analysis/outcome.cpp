@@ -1,4 +1,4 @@
-#include "analysis/outcome.hpp"
+#include "core/analysis/outcome.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "analysis/recorder.hpp"
+#include "core/analysis/recorder.hpp"
 
 namespace canaryd::analysis {
 

@@ -6,8 +6,8 @@
 // totals and takes differences each second. No lock is ever taken on the request path.
 #pragma once
 
-#include "analysis/latency_histogram.hpp"
-#include "analysis/outcome.hpp"
+#include "core/analysis/latency_histogram.hpp"
+#include "core/analysis/outcome.hpp"
 
 #include <array>
 #include <atomic>

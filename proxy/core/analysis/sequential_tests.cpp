@@ -1,4 +1,4 @@
-#include "analysis/sequential_tests.hpp"
+#include "core/analysis/sequential_tests.hpp"
 
 #include <algorithm>
 #include <cmath>

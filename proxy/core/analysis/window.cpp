@@ -1,4 +1,4 @@
-#include "analysis/window.hpp"
+#include "core/analysis/window.hpp"
 
 namespace canaryd::analysis {
 

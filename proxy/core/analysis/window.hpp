@@ -3,9 +3,9 @@
 // only for a later second (roll-over).
 #pragma once
 
-#include "analysis/latency_histogram.hpp"
-#include "analysis/outcome.hpp"
-#include "analysis/recorder.hpp"
+#include "core/analysis/latency_histogram.hpp"
+#include "core/analysis/outcome.hpp"
+#include "core/analysis/recorder.hpp"
 
 #include <array>
 #include <cstdint>

@@ -1,8 +1,14 @@
-#include "cli/arguments.hpp"
+#include "core/cli/arguments.hpp"
 
 namespace canaryd::cli {
 
 namespace {
+
+// What the parser builds as it goes; the first error ends it.
+struct ParsedArguments {
+    Arguments arguments;
+    std::string error;
+};
 
 // Query values are route names and numbers; anything else is percent-encoded.
 std::string encode(const std::string& value) {
@@ -99,9 +105,7 @@ ParsedArguments parse_ctl(const std::vector<std::string>& args) {
     return parsed;
 }
 
-}  // namespace
-
-ParsedArguments parse_arguments(const std::vector<std::string>& args) {
+ParsedArguments parse_command_line(const std::vector<std::string>& args) {
     ParsedArguments parsed;
     auto& a = parsed.arguments;
     if (args.empty()) {
@@ -141,6 +145,14 @@ ParsedArguments parse_arguments(const std::vector<std::string>& args) {
     }
     if (!a.listen.empty() && a.mode != Mode::demo) parsed.error = "--listen applies to --demo only";
     return parsed;
+}
+
+}  // namespace
+
+Result<Arguments> parse_arguments(const std::vector<std::string>& args) {
+    auto parsed = parse_command_line(args);
+    if (!parsed.error.empty()) return Error{std::move(parsed.error)};
+    return std::move(parsed.arguments);
 }
 
 std::string usage() {

@@ -1,6 +1,8 @@
 // Command line -> what to do (SPEC §1). Pure, so every form is unit-tested.
 #pragma once
 
+#include "core/common/result.hpp"
+
 #include <string>
 #include <vector>
 
@@ -25,12 +27,8 @@ struct Arguments {
     std::string token_file;  // else $CANARYD_ADMIN_TOKEN
 };
 
-struct ParsedArguments {
-    Arguments arguments;
-    std::string error;  // non-empty: print it with the usage and exit 2
-};
-
-ParsedArguments parse_arguments(const std::vector<std::string>& args);
+// An error: print it with the usage and exit 2.
+Result<Arguments> parse_arguments(const std::vector<std::string>& args);
 
 std::string usage();
 

@@ -5,7 +5,7 @@
 // rollback) never lives here.
 #pragma once
 
-#include "analysis/outcome.hpp"
+#include "core/analysis/outcome.hpp"
 
 #include <chrono>
 #include <cstdint>

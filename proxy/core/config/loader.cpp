@@ -1,8 +1,8 @@
-#include "config/loader.hpp"
+#include "core/config/loader.hpp"
 
-#include "config/units.hpp"
-#include "config/yaml_reader.hpp"
-#include "text/printable.hpp"
+#include "core/config/units.hpp"
+#include "core/config/yaml_reader.hpp"
+#include "core/text/printable.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -285,7 +285,7 @@ private:
             auto n = fields.get("scrape");
             if (auto url = reader_.string(n, fields.path_of("scrape"))) {
                 auto parsed = parse_http_url(*url);
-                if (!parsed.value) reader_.error(n, fields.path_of("scrape"), parsed.error);
+                if (!parsed) reader_.error(n, fields.path_of("scrape"), parsed.message());
                 else out.scrape_url = *url;
             }
         } else {

@@ -2,8 +2,8 @@
 // the file; nothing here touches the file system, the network or the clock.
 #pragma once
 
-#include "config/config.hpp"
-#include "config/config_error.hpp"
+#include "core/config/config.hpp"
+#include "core/config/config_error.hpp"
 
 #include <memory>
 #include <string>

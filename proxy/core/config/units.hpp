@@ -3,7 +3,8 @@
 // "host:port" addresses. Each returns the value or a message fit for an operator.
 #pragma once
 
-#include "config/config.hpp"
+#include "core/common/result.hpp"
+#include "core/config/config.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -12,27 +13,20 @@
 
 namespace canaryd::config {
 
-template <class T>
-struct Parsed {
-    std::optional<T> value;
-    std::string error;  // set when value is empty
-
-    static Parsed ok(T v) { return Parsed{std::move(v), {}}; }
-    static Parsed fail(std::string message) { return Parsed{std::nullopt, std::move(message)}; }
-};
+using canaryd::Result;
 
 // Units: ms, s, m, h; terms may be combined ("1m30s"); a bare "0" is zero.
-Parsed<Duration> parse_duration(std::string_view text);
+Result<Duration> parse_duration(std::string_view text);
 
 // Units: B, KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers of 1000); a bare
 // integer is bytes.
-Parsed<std::uint64_t> parse_size(std::string_view text);
+Result<std::uint64_t> parse_size(std::string_view text);
 
 // "10", "12.5", "0.01", "100", optionally with a trailing "%". Result in basis points.
-Parsed<std::uint32_t> parse_weight_bp(std::string_view text);
+Result<std::uint32_t> parse_weight_bp(std::string_view text);
 
 // "10.0.0.1:8080", "backend.local:80", "[::1]:8080". Port 0 is allowed only if allow_port_zero.
-Parsed<HostPort> parse_host_port(std::string_view text, bool allow_port_zero);
+Result<HostPort> parse_host_port(std::string_view text, bool allow_port_zero);
 
 // "http://host:port/path" (port defaults to 80, path to "/"). https is not supported.
 struct HttpUrl {
@@ -40,7 +34,7 @@ struct HttpUrl {
     std::uint16_t port = 80;
     std::string target = "/";
 };
-Parsed<HttpUrl> parse_http_url(std::string_view text);
+Result<HttpUrl> parse_http_url(std::string_view text);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);

@@ -1,6 +1,6 @@
-#include "config/yaml_reader.hpp"
+#include "core/config/yaml_reader.hpp"
 
-#include "config/units.hpp"
+#include "core/config/units.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -116,8 +116,11 @@ std::optional<Duration> YamlReader::duration(const YAML::Node& node, const std::
     auto text = scalar(node, path, "a duration");
     if (!text) return std::nullopt;
     auto parsed = parse_duration(*text);
-    if (!parsed.value) error(node, path, parsed.error);
-    return parsed.value;
+    if (!parsed) {
+        error(node, path, parsed.message());
+        return std::nullopt;
+    }
+    return *parsed;
 }
 
 std::optional<std::uint64_t> YamlReader::size(const YAML::Node& node, const std::string& path, std::uint64_t min,
@@ -125,24 +128,27 @@ std::optional<std::uint64_t> YamlReader::size(const YAML::Node& node, const std:
     auto text = scalar(node, path, "a size");
     if (!text) return std::nullopt;
     auto parsed = parse_size(*text);
-    if (!parsed.value) {
-        error(node, path, parsed.error);
+    if (!parsed) {
+        error(node, path, parsed.message());
         return std::nullopt;
     }
-    if (*parsed.value < min || *parsed.value > max) {
+    if (*parsed < min || *parsed > max) {
         error(node, path, "size '" + *text + "' is out of range " + std::to_string(min) + ".." +
                               std::to_string(max) + " bytes");
         return std::nullopt;
     }
-    return parsed.value;
+    return *parsed;
 }
 
 std::optional<std::uint32_t> YamlReader::weight_bp(const YAML::Node& node, const std::string& path) {
     auto text = scalar(node, path, "a weight in percent");
     if (!text) return std::nullopt;
     auto parsed = parse_weight_bp(*text);
-    if (!parsed.value) error(node, path, parsed.error);
-    return parsed.value;
+    if (!parsed) {
+        error(node, path, parsed.message());
+        return std::nullopt;
+    }
+    return *parsed;
 }
 
 std::optional<HostPort> YamlReader::host_port(const YAML::Node& node, const std::string& path,
@@ -150,8 +156,11 @@ std::optional<HostPort> YamlReader::host_port(const YAML::Node& node, const std:
     auto text = scalar(node, path, "an address host:port");
     if (!text) return std::nullopt;
     auto parsed = parse_host_port(*text, allow_port_zero);
-    if (!parsed.value) error(node, path, parsed.error);
-    return parsed.value;
+    if (!parsed) {
+        error(node, path, parsed.message());
+        return std::nullopt;
+    }
+    return *parsed;
 }
 
 bool YamlReader::expect_sequence(const YAML::Node& node, const std::string& path) {

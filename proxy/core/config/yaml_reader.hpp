@@ -2,8 +2,8 @@
 // instead of stopping at the first. Used only by the loader; yaml-cpp stays inside it.
 #pragma once
 
-#include "config/config.hpp"
-#include "config/config_error.hpp"
+#include "core/config/config.hpp"
+#include "core/config/config_error.hpp"
 
 #include <yaml-cpp/yaml.h>
 

@@ -1,6 +1,6 @@
-#include "http/chunked_decoder.hpp"
+#include "core/http/chunked_decoder.hpp"
 
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 namespace canaryd::http {
 namespace {

@@ -1,4 +1,4 @@
-#include "http/error_page.hpp"
+#include "core/http/error_page.hpp"
 
 namespace canaryd::http {
 

@@ -1,6 +1,6 @@
-#include "http/field_lines.hpp"
+#include "core/http/field_lines.hpp"
 
-#include "text/trim.hpp"
+#include "core/text/trim.hpp"
 
 namespace canaryd::http {
 

@@ -2,7 +2,7 @@
 // strictly into name/value views. Shared by the request and the response parsers.
 #pragma once
 
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 #include <string_view>
 #include <vector>

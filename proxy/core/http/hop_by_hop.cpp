@@ -1,4 +1,4 @@
-#include "http/hop_by_hop.hpp"
+#include "core/http/hop_by_hop.hpp"
 
 #include <algorithm>
 

@@ -1,8 +1,8 @@
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
-#include "http/field_lines.hpp"
-#include "http/hop_by_hop.hpp"
-#include "text/trim.hpp"
+#include "core/http/field_lines.hpp"
+#include "core/http/hop_by_hop.hpp"
+#include "core/text/trim.hpp"
 
 #include <charconv>
 

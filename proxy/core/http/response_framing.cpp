@@ -1,7 +1,7 @@
-#include "http/response_framing.hpp"
+#include "core/http/response_framing.hpp"
 
-#include "http/hop_by_hop.hpp"
-#include "text/trim.hpp"
+#include "core/http/hop_by_hop.hpp"
+#include "core/text/trim.hpp"
 
 namespace canaryd::http {
 namespace {

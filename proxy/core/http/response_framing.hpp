@@ -3,7 +3,7 @@
 // it would let the upstream desynchronise canaryd's view of the connection.
 #pragma once
 
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 #include <span>
 #include <string>

@@ -1,6 +1,6 @@
-#include "http/response_head.hpp"
+#include "core/http/response_head.hpp"
 
-#include "http/hop_by_hop.hpp"
+#include "core/http/hop_by_hop.hpp"
 
 #include <charconv>
 

@@ -3,7 +3,7 @@
 // only, Via and X-Request-Id added, framing and connection handling stated by canaryd.
 #pragma once
 
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 #include <span>
 #include <string>

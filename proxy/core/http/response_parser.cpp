@@ -1,8 +1,8 @@
-#include "http/response_parser.hpp"
+#include "core/http/response_parser.hpp"
 
-#include "http/field_lines.hpp"
-#include "http/hop_by_hop.hpp"
-#include "http/response_framing.hpp"
+#include "core/http/field_lines.hpp"
+#include "core/http/hop_by_hop.hpp"
+#include "core/http/response_framing.hpp"
 
 #include <charconv>
 

@@ -4,7 +4,7 @@
 // discarded instead of desynchronising canaryd's view of the connection.
 #pragma once
 
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 #include <cstdint>
 #include <string>

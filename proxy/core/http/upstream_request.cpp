@@ -1,6 +1,6 @@
-#include "http/upstream_request.hpp"
+#include "core/http/upstream_request.hpp"
 
-#include "http/hop_by_hop.hpp"
+#include "core/http/hop_by_hop.hpp"
 
 #include <charconv>
 

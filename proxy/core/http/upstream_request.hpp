@@ -3,7 +3,7 @@
 // added, and framing re-stated from what canaryd itself parsed.
 #pragma once
 
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 #include <cstdint>
 #include <string>

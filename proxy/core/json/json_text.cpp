@@ -1,4 +1,4 @@
-#include "json/json_text.hpp"
+#include "core/json/json_text.hpp"
 
 #include <boost/json/serialize.hpp>
 

@@ -1,4 +1,4 @@
-#include "rollout/rollout_machine.hpp"
+#include "core/rollout/rollout_machine.hpp"
 
 #include <algorithm>
 

@@ -4,8 +4,8 @@
 // persists the state and announces the change, in that order.
 #pragma once
 
-#include "analysis/analyzer.hpp"
-#include "config/config.hpp"
+#include "core/analysis/analyzer.hpp"
+#include "core/config/config.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "rollout/route_loop.hpp"
+#include "core/rollout/route_loop.hpp"
 
 namespace canaryd::rollout {
 

@@ -6,8 +6,8 @@
 // order. "No analysis" (steps without guardrails) is a pass, so such steps advance on time.
 #pragma once
 
-#include "analysis/analyzer.hpp"
-#include "rollout/rollout_machine.hpp"
+#include "core/analysis/analyzer.hpp"
+#include "core/rollout/rollout_machine.hpp"
 
 #include <cstdint>
 #include <memory>

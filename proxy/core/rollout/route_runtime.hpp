@@ -2,8 +2,8 @@
 // that names the route. Lives outside the immutable config (ARCHITECTURE rule 2).
 #pragma once
 
-#include "analysis/recorder.hpp"
-#include "config/config.hpp"
+#include "core/analysis/recorder.hpp"
+#include "core/config/config.hpp"
 
 #include <atomic>
 #include <cstdint>

@@ -1,33 +1,29 @@
-#include "rollout/state_file.hpp"
+#include "core/rollout/state_file.hpp"
 
-#include "json/json_text.hpp"
+#include "core/json/json_text.hpp"
 
 #include <boost/json.hpp>
 
 namespace canaryd::rollout {
 
-StateParse parse_state_file(std::string_view text) {
-    StateParse out;
+Result<StateMap> parse_state_file(std::string_view text) {
+    StateMap states;
     boost::system::error_code ec;
     const auto root = boost::json::parse(text, ec);
     if (ec) {
-        out.error = "not valid JSON: " + ec.message();
-        return out;
+        return Error{"not valid JSON: " + ec.message()};
     }
     const auto* object = root.if_object();
     if (!object) {
-        out.error = "expected a JSON object";
-        return out;
+        return Error{"expected a JSON object"};
     }
     const auto* format = object->if_contains("format");
     if (!format || !format->is_int64() || format->as_int64() != 1) {
-        out.error = "unknown or missing \"format\" (expected 1)";
-        return out;
+        return Error{"unknown or missing \"format\" (expected 1)"};
     }
     const auto* routes = object->if_contains("routes");
     if (!routes || !routes->is_object()) {
-        out.error = "missing \"routes\" object";
-        return out;
+        return Error{"missing \"routes\" object"};
     }
     for (const auto& [name, value] : routes->as_object()) {
         const std::string route(name);
@@ -39,32 +35,26 @@ StateParse parse_state_file(std::string_view text) {
         const auto* step = field("step");
         if (!r || !release || !release->is_string() || !state || !state->is_string() || !weight || !weight->is_int64() ||
             !step || !step->is_int64()) {
-            out.error = "route \"" + route + "\": missing or mistyped canary_release, state, weight_bp or step";
-            out.routes.clear();
-            return out;
+            return Error{"route \"" + route + "\": missing or mistyped canary_release, state, weight_bp or step"};
         }
         RouteState s;
         s.canary_release = std::string(release->as_string());
         auto parsed_state = state_from_string(state->as_string());
         if (!parsed_state) {
-            out.error = "route \"" + route + "\": unknown state \"" + std::string(state->as_string()) + "\"";
-            out.routes.clear();
-            return out;
+            return Error{"route \"" + route + "\": unknown state \"" + std::string(state->as_string()) + "\""};
         }
         s.state = *parsed_state;
         if (weight->as_int64() < 0 || weight->as_int64() > 10'000) {
-            out.error = "route \"" + route + "\": weight_bp out of range 0..10000";
-            out.routes.clear();
-            return out;
+            return Error{"route \"" + route + "\": weight_bp out of range 0..10000"};
         }
         s.weight_bp = static_cast<std::uint32_t>(weight->as_int64());
         s.step = static_cast<int>(step->as_int64());
         if (const auto* reason = field("reason"); reason && reason->is_string()) s.reason = std::string(reason->as_string());
         if (const auto* actor = field("actor"); actor && actor->is_string()) s.actor = std::string(actor->as_string());
         if (const auto* time = field("time"); time && time->is_string()) s.time = std::string(time->as_string());
-        out.routes.emplace(route, std::move(s));
+        states.emplace(route, std::move(s));
     }
-    return out;
+    return states;
 }
 
 std::string render_state_file(const StateMap& routes) {

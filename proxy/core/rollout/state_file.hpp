@@ -5,7 +5,9 @@
 // Pure: text in, text out; the I/O layer writes it atomically (write, fsync, rename).
 #pragma once
 
-#include "rollout/rollout_machine.hpp"
+#include "core/common/result.hpp"
+
+#include "core/rollout/rollout_machine.hpp"
 
 #include <map>
 #include <string>
@@ -15,12 +17,8 @@ namespace canaryd::rollout {
 
 using StateMap = std::map<std::string, RouteState>;  // by route name
 
-struct StateParse {
-    StateMap routes;
-    std::string error;  // non-empty: the file is corrupt; refuse to start rather than forget a rollback
-};
-
-StateParse parse_state_file(std::string_view text);
+// An error: the file is corrupt; refuse to start rather than forget a rollback.
+Result<StateMap> parse_state_file(std::string_view text);
 std::string render_state_file(const StateMap& routes);
 
 }  // namespace canaryd::rollout

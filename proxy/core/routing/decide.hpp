@@ -5,9 +5,9 @@
 // the hash, so every rule here is tested without a socket.
 #pragma once
 
-#include "config/config.hpp"
-#include "http/request_head.hpp"
-#include "routing/split.hpp"
+#include "core/config/config.hpp"
+#include "core/http/request_head.hpp"
+#include "core/routing/split.hpp"
 
 #include <cstdint>
 #include <optional>

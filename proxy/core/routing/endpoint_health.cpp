@@ -1,4 +1,4 @@
-#include "routing/endpoint_health.hpp"
+#include "core/routing/endpoint_health.hpp"
 
 #include <algorithm>
 

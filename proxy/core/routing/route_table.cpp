@@ -1,4 +1,4 @@
-#include "routing/route_table.hpp"
+#include "core/routing/route_table.hpp"
 
 #include <algorithm>
 

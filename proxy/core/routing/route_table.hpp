@@ -6,7 +6,7 @@
 // as in Envoy and nginx: "/api" matches "/api/v1" and "/apix" alike.
 #pragma once
 
-#include "config/config.hpp"
+#include "core/config/config.hpp"
 
 #include <cstddef>
 #include <memory>

@@ -1,6 +1,6 @@
-#include "routing/split.hpp"
+#include "core/routing/split.hpp"
 
-#include "text/trim.hpp"
+#include "core/text/trim.hpp"
 
 namespace canaryd::routing {
 

@@ -10,7 +10,7 @@
 // replica and restart agrees on each user.
 #pragma once
 
-#include "config/config.hpp"
+#include "core/config/config.hpp"
 
 #include <array>
 #include <cstdint>

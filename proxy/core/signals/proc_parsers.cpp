@@ -1,6 +1,6 @@
-#include "signals/proc_parsers.hpp"
+#include "core/signals/proc_parsers.hpp"
 
-#include "text/trim.hpp"
+#include "core/text/trim.hpp"
 
 #include <charconv>
 

@@ -1,4 +1,4 @@
-#include "signals/prometheus_text.hpp"
+#include "core/signals/prometheus_text.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -121,8 +121,8 @@ struct LineParser {
 
 }  // namespace
 
-PromParse parse_prometheus_text(std::string_view text) {
-    PromParse out;
+Result<std::vector<PromSample>> parse_prometheus_text(std::string_view text) {
+    std::vector<PromSample> samples;
     std::size_t line_number = 0;
     while (!text.empty()) {
         ++line_number;
@@ -133,14 +133,10 @@ PromParse parse_prometheus_text(std::string_view text) {
         skip_blanks(line);
         if (line.empty() || line.front() == '#') continue;  // blank, comment, HELP or TYPE
         LineParser parser{line, {}, {}};
-        if (!parser.parse()) {
-            out.samples.clear();
-            out.error = "line " + std::to_string(line_number) + ": " + parser.error;
-            return out;
-        }
-        out.samples.push_back(std::move(parser.sample));
+        if (!parser.parse()) return Error{"line " + std::to_string(line_number) + ": " + parser.error};
+        samples.push_back(std::move(parser.sample));
     }
-    return out;
+    return samples;
 }
 
 std::optional<double> sum_of(const std::vector<PromSample>& samples, std::string_view name) {

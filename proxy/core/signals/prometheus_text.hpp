@@ -3,6 +3,8 @@
 // an error with its line number, never a crash.
 #pragma once
 
+#include "core/common/result.hpp"
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -19,13 +21,8 @@ struct PromSample {
     std::optional<long long> timestamp_ms;
 };
 
-struct PromParse {
-    std::vector<PromSample> samples;
-    std::string error;  // "line N: ..." when the text is malformed; samples are then empty
-    bool ok() const { return error.empty(); }
-};
-
-PromParse parse_prometheus_text(std::string_view text);
+// The samples, or "line N: ..." when the text is malformed (then no samples at all).
+Result<std::vector<PromSample>> parse_prometheus_text(std::string_view text);
 
 // Sum of every sample of `name` (all label sets), or nullopt when there is none.
 std::optional<double> sum_of(const std::vector<PromSample>& samples, std::string_view name);

@@ -1,4 +1,4 @@
-#include "text/printable.hpp"
+#include "core/text/printable.hpp"
 
 namespace canaryd::text {
 namespace {

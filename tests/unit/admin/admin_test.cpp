@@ -1,5 +1,5 @@
-#include "admin/admin_request.hpp"
-#include "admin/status_view.hpp"
+#include "core/admin/admin_request.hpp"
+#include "core/admin/status_view.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>

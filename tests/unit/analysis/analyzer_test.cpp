@@ -1,6 +1,6 @@
 // Every verdict path of the analyzer, with pinned time and seeded traffic.
-#include "analysis/analyzer.hpp"
-#include "config/loader.hpp"
+#include "core/analysis/analyzer.hpp"
+#include "core/config/loader.hpp"
 
 #include <doctest/doctest.h>
 

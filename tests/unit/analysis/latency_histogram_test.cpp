@@ -1,4 +1,4 @@
-#include "analysis/latency_histogram.hpp"
+#include "core/analysis/latency_histogram.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // The per-block share tests (core/analysis/sequential_tests): block reduction, the bets,
 // the restart mixture, and validity under clumped failures.
-#include "analysis/sequential_tests.hpp"
+#include "core/analysis/sequential_tests.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-#include "analysis/recorder.hpp"
-#include "analysis/window.hpp"
+#include "core/analysis/recorder.hpp"
+#include "core/analysis/window.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "cli/arguments.hpp"
+#include "core/cli/arguments.hpp"
 
 #include <doctest/doctest.h>
 
@@ -6,27 +6,27 @@ using namespace canaryd::cli;
 
 TEST_CASE("command line forms") {
     auto run = parse_arguments({"--config", "/etc/canaryd.yaml"});
-    CHECK(run.error.empty());
-    CHECK(run.arguments.mode == Mode::run);
-    CHECK(run.arguments.config_path == "/etc/canaryd.yaml");
+    CHECK(run.ok());
+    CHECK(run->mode == Mode::run);
+    CHECK(run->config_path == "/etc/canaryd.yaml");
 
     auto check = parse_arguments({"--check-config", "x.yaml"});
-    CHECK(check.arguments.mode == Mode::check_config);
-    CHECK(check.arguments.config_path == "x.yaml");
+    CHECK(check->mode == Mode::check_config);
+    CHECK(check->config_path == "x.yaml");
 
     auto demo = parse_arguments({"--demo", "--listen", "127.0.0.1:9000"});
-    CHECK(demo.error.empty());
-    CHECK(demo.arguments.mode == Mode::demo);
-    CHECK(demo.arguments.listen == "127.0.0.1:9000");
+    CHECK(demo.ok());
+    CHECK(demo->mode == Mode::demo);
+    CHECK(demo->listen == "127.0.0.1:9000");
 
-    CHECK(parse_arguments({"--version"}).arguments.mode == Mode::version);
-    CHECK(parse_arguments({"--help"}).arguments.mode == Mode::help);
+    CHECK(parse_arguments({"--version"})->mode == Mode::version);
+    CHECK(parse_arguments({"--help"})->mode == Mode::help);
 }
 
 TEST_CASE("command line errors") {
-    CHECK_FALSE(parse_arguments({}).error.empty());
-    CHECK(parse_arguments({"--config"}).error.find("needs a value") != std::string::npos);
-    CHECK(parse_arguments({"--frobnicate"}).error.find("unknown argument") != std::string::npos);
-    CHECK_FALSE(parse_arguments({"--demo", "--config", "x"}).error.empty());
-    CHECK_FALSE(parse_arguments({"--config", "x", "--listen", "y"}).error.empty());
+    CHECK_FALSE(parse_arguments({}).ok());
+    CHECK(parse_arguments({"--config"}).message().find("needs a value") != std::string::npos);
+    CHECK(parse_arguments({"--frobnicate"}).message().find("unknown argument") != std::string::npos);
+    CHECK_FALSE(parse_arguments({"--demo", "--config", "x"}).ok());
+    CHECK_FALSE(parse_arguments({"--config", "x", "--listen", "y"}).ok());
 }

@@ -1,5 +1,5 @@
 // Every example in config/ must load, so the samples operators copy never rot.
-#include "config/loader.hpp"
+#include "core/config/loader.hpp"
 
 #include <doctest/doctest.h>
 

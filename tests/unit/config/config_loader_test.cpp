@@ -1,5 +1,5 @@
-#include "config/loader.hpp"
-#include "text/printable.hpp"
+#include "core/config/loader.hpp"
+#include "core/text/printable.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "http/chunked_decoder.hpp"
+#include "core/http/chunked_decoder.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-#include "http/field_lines.hpp"
-#include "http/response_framing.hpp"
+#include "core/http/field_lines.hpp"
+#include "core/http/response_framing.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-#include "http/error_page.hpp"
-#include "http/hop_by_hop.hpp"
+#include "core/http/error_page.hpp"
+#include "core/http/hop_by_hop.hpp"
 
 #include <doctest/doctest.h>
 

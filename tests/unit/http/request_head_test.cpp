@@ -1,4 +1,4 @@
-#include "http/request_head.hpp"
+#include "core/http/request_head.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
-#include "http/field_lines.hpp"
-#include "http/response_head.hpp"
-#include "http/response_parser.hpp"
+#include "core/http/field_lines.hpp"
+#include "core/http/response_head.hpp"
+#include "core/http/response_parser.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
-#include "http/request_head.hpp"
-#include "http/response_framing.hpp"
-#include "http/upstream_request.hpp"
+#include "core/http/request_head.hpp"
+#include "core/http/response_framing.hpp"
+#include "core/http/upstream_request.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-#include "rollout/rollout_machine.hpp"
-#include "rollout/state_file.hpp"
+#include "core/rollout/rollout_machine.hpp"
+#include "core/rollout/state_file.hpp"
 
 #include "route_fixture.hpp"
 
@@ -130,15 +130,15 @@ TEST_CASE("state file round trip, and corrupt files are refused") {
     routes["api"] = s;
     const auto text = rollout::render_state_file(routes);
     auto parsed = rollout::parse_state_file(text);
-    REQUIRE(parsed.error.empty());
-    CHECK(parsed.routes.at("api") == s);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->at("api") == s);
     for (const char* bad : {"", "{", "[]", "{\"format\": 2, \"routes\": {}}", "{\"format\": 1}",
                             "{\"format\": 1, \"routes\": {\"api\": {\"state\": \"rolled_back\"}}}",
                             "{\"format\": 1, \"routes\": {\"api\": {\"canary_release\": \"v1\", \"state\": \"gone\", \"weight_bp\": 0, \"step\": 0}}}",
                             "{\"format\": 1, \"routes\": {\"api\": {\"canary_release\": \"v1\", \"state\": \"steady\", \"weight_bp\": 20000, \"step\": 0}}}"}) {
         INFO(bad);
         auto p = rollout::parse_state_file(bad);
-        CHECK_FALSE(p.error.empty());
-        CHECK(p.routes.empty());
+        CHECK_FALSE(p.ok());  // and so no routes: a failure carries none
+        CHECK_FALSE(p.message().empty());
     }
 }

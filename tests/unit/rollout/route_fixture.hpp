@@ -1,7 +1,7 @@
 // A route with a stable and a canary version plus `extra` YAML, through the real loader.
 #pragma once
 
-#include "config/loader.hpp"
+#include "core/config/loader.hpp"
 
 #include <doctest/doctest.h>
 

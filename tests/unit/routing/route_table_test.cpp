@@ -1,5 +1,5 @@
-#include "config/loader.hpp"
-#include "routing/route_table.hpp"
+#include "core/config/loader.hpp"
+#include "core/routing/route_table.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-#include "routing/decide.hpp"
-#include "routing/split.hpp"
+#include "core/routing/decide.hpp"
+#include "core/routing/split.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
-#include "signals/cpu_rate.hpp"
-#include "signals/proc_parsers.hpp"
-#include "signals/prometheus_text.hpp"
+#include "core/signals/cpu_rate.hpp"
+#include "core/signals/proc_parsers.hpp"
+#include "core/signals/prometheus_text.hpp"
 
 #include <doctest/doctest.h>
 
@@ -27,24 +27,24 @@ TEST_CASE("Prometheus text: every syntax feature") {
         "  indented_metric 1\n";
     auto parsed = parse_prometheus_text(text);
     REQUIRE(parsed.ok());
-    CHECK(parsed.samples.size() == 11);
-    CHECK(sum_of(parsed.samples, "process_cpu_seconds_total") == doctest::Approx(12.47));
-    CHECK(sum_of(parsed.samples, "process_resident_memory_bytes") == doctest::Approx(123'400'000));
-    CHECK(sum_of(parsed.samples, "http_requests_total") == doctest::Approx(1030));
-    const auto& post = parsed.samples[2];
+    CHECK((*parsed).size() == 11);
+    CHECK(sum_of((*parsed), "process_cpu_seconds_total") == doctest::Approx(12.47));
+    CHECK(sum_of((*parsed), "process_resident_memory_bytes") == doctest::Approx(123'400'000));
+    CHECK(sum_of((*parsed), "http_requests_total") == doctest::Approx(1030));
+    const auto& post = (*parsed)[2];
     REQUIRE(post.labels.size() == 2);
     CHECK(post.labels[0] == std::pair<std::string, std::string>{"method", "post"});
     CHECK(post.timestamp_ms == 1395066363000);
-    const auto& msdos = parsed.samples[4];
+    const auto& msdos = (*parsed)[4];
     CHECK(msdos.labels[0].second == "C:\\DIR\\FILE.TXT");
     CHECK(msdos.labels[1].second == "Cannot find file:\n\"FILE.TXT\"");
-    CHECK(std::isinf(parsed.samples[6].value));
-    CHECK(parsed.samples[6].value > 0);
-    CHECK(parsed.samples[6].timestamp_ms == -3982045);
-    CHECK(std::isinf(parsed.samples[7].value));
-    CHECK(parsed.samples[7].value < 0);
-    CHECK(std::isnan(parsed.samples[8].value));
-    CHECK_FALSE(sum_of(parsed.samples, "absent"));
+    CHECK(std::isinf((*parsed)[6].value));
+    CHECK((*parsed)[6].value > 0);
+    CHECK((*parsed)[6].timestamp_ms == -3982045);
+    CHECK(std::isinf((*parsed)[7].value));
+    CHECK((*parsed)[7].value < 0);
+    CHECK(std::isnan((*parsed)[8].value));
+    CHECK_FALSE(sum_of((*parsed), "absent"));
 }
 
 TEST_CASE("Prometheus text: garbage is rejected with a line number, never a crash") {
@@ -66,11 +66,10 @@ TEST_CASE("Prometheus text: garbage is rejected with a line number, never a cras
          }) {
         INFO(bad);
         auto parsed = parse_prometheus_text(bad);
-        CHECK_FALSE(parsed.ok());
-        CHECK(parsed.samples.empty());
-        CHECK(parsed.error.starts_with("line "));
+        CHECK_FALSE(parsed.ok());  // and so no samples: a failure carries none
+        CHECK(parsed.message().starts_with("line "));
     }
-    CHECK(parse_prometheus_text("ok 1\nmetric{\n").error.starts_with("line 2:"));
+    CHECK(parse_prometheus_text("ok 1\nmetric{\n").message().starts_with("line 2:"));
     CHECK(parse_prometheus_text("").ok());
 }
 

@@ -1,0 +1,65 @@
+// The whole admin API (SPEC §7) without sockets: one request in, one response out. The
+// authentication outcome comes in already decided (the constant-time token comparison
+// hashes with OpenSSL, an io concern); what the process knows and does is reached through
+// AdminBackend, which io implements over the live process and unit tests implement in memory.
+#pragma once
+
+#include "core/rollout/operator_action.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace canaryd::admin {
+
+enum class Credentials : std::uint8_t {
+    not_required,  // no admin.token_file: mutating calls are open (the listener is loopback)
+    valid,         // Authorization: Bearer <the token>
+    invalid,       // a token is configured and the request does not carry it
+};
+
+struct AdminRequest {
+    std::string_view method;
+    std::string_view target;
+    Credentials credentials = Credentials::not_required;
+    std::string_view peer;  // the caller's address, for the actor of an operator action
+};
+
+struct AdminResponse {
+    unsigned status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct ActionRequest {
+    rollout::OperatorAction action = rollout::OperatorAction::rollback;
+    std::string route;                       // empty: the only route with a canary
+    std::optional<std::uint32_t> weight_bp;  // with weight
+    std::string actor;
+};
+
+struct ActionReply {
+    unsigned status = 200;
+    std::string body;  // JSON on 200, a sentence otherwise
+};
+
+class AdminBackend {
+public:
+    virtual ~AdminBackend() = default;
+    virtual bool draining() const = 0;
+    virtual std::string status_json() = 0;
+    virtual std::string metrics_text() = 0;
+    virtual std::string events_json(std::size_t limit) = 0;
+    // nullopt outside --demo (the endpoint then does not exist).
+    virtual std::optional<std::string> demo(const std::map<std::string, std::string>& query) = 0;
+    virtual ActionReply act(const ActionRequest& request) = 0;
+};
+
+AdminResponse dispatch(const AdminRequest& request, AdminBackend& backend);
+
+}  // namespace canaryd::admin

@@ -1,0 +1,41 @@
+#include "io/admin/process_admin.hpp"
+
+#include "io/admin/admin_auth.hpp"
+#include "io/control/rollout_controller.hpp"
+#include "io/control/snapshot.hpp"
+#include "io/signals/metrics.hpp"
+#include "io/signals/signals_aggregator.hpp"
+
+namespace canaryd::io {
+
+ProcessAdmin::ProcessAdmin(Parts parts, std::string token) : parts_(std::move(parts)), token_(std::move(token)) {}
+
+admin::AdminResponse ProcessAdmin::handle(const AdminHttpRequest& request) {
+    auto credentials = admin::Credentials::not_required;
+    if (!token_.empty())
+        credentials = bearer_token_matches(request.authorization, token_) ? admin::Credentials::valid
+                                                                          : admin::Credentials::invalid;
+    return admin::dispatch({request.method, request.target, credentials, request.peer}, *this);
+}
+
+std::string ProcessAdmin::status_json() {
+    auto view = parts_.signals.status(*parts_.snapshots.load());
+    parts_.rollout.fill_status(view);
+    view.draining = parts_.draining;
+    return admin::render_status_json(view);
+}
+
+std::string ProcessAdmin::metrics_text() { return parts_.metrics.serialize(); }
+
+std::string ProcessAdmin::events_json(std::size_t limit) { return parts_.rollout.events_json(limit); }
+
+std::optional<std::string> ProcessAdmin::demo(const std::map<std::string, std::string>& query) {
+    if (!parts_.demo_control) return std::nullopt;
+    return parts_.demo_control(query);
+}
+
+admin::ActionReply ProcessAdmin::act(const admin::ActionRequest& request) {
+    return parts_.rollout.act(*parts_.snapshots.load(), request, parts_.now());
+}
+
+}  // namespace canaryd::io

@@ -1,0 +1,52 @@
+// The admin API's view of the running process: implements core/admin's AdminBackend over
+// the live snapshot, signals, rollout controller and metrics, and turns an HTTP request from
+// the admin listener into core's dispatch call (the bearer token is checked here, in
+// constant time, because that hashes with OpenSSL). Control thread only.
+#pragma once
+
+#include "core/admin/dispatch.hpp"
+#include "io/admin/admin_server.hpp"
+
+#include <functional>
+#include <map>
+#include <string>
+
+namespace canaryd::io {
+
+class RolloutController;
+class SignalsAggregator;
+class SnapshotHolder;
+struct Metrics;
+
+class ProcessAdmin final : public admin::AdminBackend {
+public:
+    using DemoControl = std::function<std::string(const std::map<std::string, std::string>& query)>;
+    struct Parts {
+        const SnapshotHolder& snapshots;
+        SignalsAggregator& signals;
+        RolloutController& rollout;
+        Metrics& metrics;
+        const bool& draining;
+        std::function<double()> now;  // the control loop's clock, seconds
+        DemoControl demo_control;      // empty outside --demo
+    };
+
+    // `token` empty: mutating calls need no token (the admin listener is loopback).
+    ProcessAdmin(Parts parts, std::string token);
+
+    admin::AdminResponse handle(const AdminHttpRequest& request);
+    bool token_required() const { return !token_.empty(); }
+
+    bool draining() const override { return parts_.draining; }
+    std::string status_json() override;
+    std::string metrics_text() override;
+    std::string events_json(std::size_t limit) override;
+    std::optional<std::string> demo(const std::map<std::string, std::string>& query) override;
+    admin::ActionReply act(const admin::ActionRequest& request) override;
+
+private:
+    Parts parts_;
+    std::string token_;
+};
+
+}  // namespace canaryd::io

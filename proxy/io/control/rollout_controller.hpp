@@ -1,0 +1,82 @@
+// Runs the analyzer and the rollout state machine of every route on the control thread
+// (SPEC §6): feeds each second's signals to the analyzer, evaluates at each interval, and
+// carries out decisions in the order the SPEC requires — the weight in force first (an
+// atomic store every worker reads on its next request), then the state file (write, fsync,
+// rename), then the announcement (JSON log line, metrics, /events, /status). Operator
+// actions from the admin API take the same path.
+#pragma once
+
+#include "core/admin/dispatch.hpp"
+#include "core/admin/status_view.hpp"
+#include "core/analysis/analyzer.hpp"
+#include "core/rollout/operator_action.hpp"
+#include "core/rollout/rollout_machine.hpp"
+#include "core/rollout/route_loop.hpp"
+#include "core/rollout/state_file.hpp"
+#include "io/control/snapshot.hpp"
+#include "io/signals/metrics.hpp"
+#include "io/signals/signals_aggregator.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <array>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace canaryd::io {
+
+class RolloutController {
+public:
+    RolloutController(Metrics& metrics, SignalsAggregator& signals);
+
+    // Reads the state file named by the config. Throws StartupError when it is corrupt: a
+    // forgotten rollback would send traffic back to a broken canary.
+    void load_state(const std::string& state_file);
+    // Before a snapshot is published (start-up and every reload): creates, keeps or resets
+    // each route's machine and analyzer and sets the weight in force.
+    void prepare(const Snapshot& snapshot, double now);
+    // Once a second, after the signals tick.
+    void tick(const Snapshot& snapshot, double now);
+
+    // An operator's action from the admin API (decided by core/rollout/operator_action).
+    admin::ActionReply act(const Snapshot& snapshot, const admin::ActionRequest& request, double now);
+
+    void fill_status(admin::StatusView& view) const;
+    std::string events_json(std::size_t limit) const;
+
+private:
+    // One guardrail's exported series (canaryd_guardrail_evidence / _verdict).
+    struct GuardrailSeries {
+        prometheus::Gauge* evidence = nullptr;
+        std::array<prometheus::Gauge*, 3> verdict{};  // indexed by analysis::Verdict
+    };
+    struct RouteControl {
+        rollout::RouteLoop loop;  // machine, analyzer and the decision loop's counters (core)
+        std::optional<config::Analysis> analysis_config;
+        std::shared_ptr<rollout::RouteRuntime> runtime;
+        std::optional<admin::DecisionSummary> last_decision;
+        std::uint64_t clamped_logged = 0;
+        std::map<std::string, GuardrailSeries, std::less<>> series;
+    };
+
+    void prepare_analysis(const config::Route& route, RouteControl& control, bool same_release);
+    void export_evaluation(const std::string& route, RouteControl& control, const analysis::Evaluation& evaluation);
+    void drop_series(const std::string& route, RouteControl& control, const std::vector<std::string>& keep);
+    void apply(const std::string& route, RouteControl& control, const rollout::Change& change,
+               const analysis::Evaluation* evaluation);
+    void persist();
+    void record_event(boost::json::object event);
+
+    Metrics& metrics_;
+    SignalsAggregator& signals_;
+    std::string state_file_;
+    rollout::StateMap persisted_;
+    std::map<std::string, RouteControl, std::less<>> routes_;
+    std::deque<boost::json::object> events_;  // newest last, bounded
+};
+
+}  // namespace canaryd::io

@@ -1,0 +1,120 @@
+#include "io/control/snapshot.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+
+namespace canaryd::io {
+
+std::uint32_t EndpointRegistry::id_of(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto [it, inserted] = ids_.emplace(key, static_cast<std::uint32_t>(ids_.size()));
+    return it->second;
+}
+
+std::size_t EndpointRegistry::size() const {
+    std::lock_guard lock(mutex_);
+    return ids_.size();
+}
+
+std::shared_ptr<rollout::RouteRuntime> RuntimeRegistry::get_or_create(const std::string& route_name,
+                                                                      std::uint32_t initial_weight_bp) {
+    std::lock_guard lock(mutex_);
+    auto& slot = routes_[route_name];
+    if (!slot) {
+        slot = std::make_shared<rollout::RouteRuntime>(route_name, workers_);
+        slot->canary_weight_bp.store(initial_weight_bp, std::memory_order_release);
+    }
+    return slot;
+}
+
+std::shared_ptr<rollout::RouteRuntime> RuntimeRegistry::find(const std::string& route_name) {
+    std::lock_guard lock(mutex_);
+    auto it = routes_.find(route_name);
+    return it == routes_.end() ? nullptr : it->second;
+}
+
+namespace {
+
+Result<std::vector<tcp::endpoint>> resolve(boost::asio::io_context& ioc, const config::HostPort& hp) {
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(hp.host, ec);
+    if (!ec) return std::vector<tcp::endpoint>{tcp::endpoint(address, hp.port)};
+    tcp::resolver resolver(ioc);
+    auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+    if (ec || results.empty()) return Error{"cannot resolve " + hp.to_string() + ": " + (ec ? ec.message() : "no addresses")};
+    std::vector<tcp::endpoint> out;
+    for (const auto& r : results) out.push_back(r.endpoint());
+    return out;
+}
+
+}  // namespace
+
+ResolvedNames resolve_names(const config::Config& config) {
+    boost::asio::io_context ioc;
+    ResolvedNames names;
+    for (const auto& listener : config.listeners) {
+        const auto key = listener.address.to_string();
+        if (names.listeners.contains(key)) continue;
+        auto addresses = resolve(ioc, listener.address);
+        if (!addresses) names.errors.push_back("listener " + key + ": cannot resolve the host");
+        else names.listeners.emplace(key, addresses->front());
+    }
+    for (const auto& route : config.routes) {
+        auto resolve_version = [&](const config::Version& version) {
+            for (const auto& hp : version.endpoints) {
+                const auto key = hp.to_string();
+                if (names.endpoints.contains(key)) continue;
+                auto addresses = resolve(ioc, hp);
+                if (!addresses) names.errors.push_back("routes." + route.name + ": " + addresses.message());
+                names.endpoints.emplace(key, addresses ? std::move(addresses).value() : std::vector<tcp::endpoint>{});
+            }
+        };
+        resolve_version(route.stable);
+        if (route.canary) resolve_version(*route.canary);
+    }
+    return names;
+}
+
+std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> config, std::uint64_t generation,
+                                               const ResolvedNames& names, EndpointRegistry& endpoints,
+                                               RuntimeRegistry& runtimes) {
+    auto snapshot = std::make_shared<Snapshot>(config);
+    snapshot->generation = generation;
+    for (const auto& route : config->routes) {
+        CompiledRoute compiled;
+        compiled.config = &route;
+        // Runtime state is created with the configured weight the first time a route is seen;
+        // later snapshots re-use it, and the reload logic decides whether the weight follows
+        // the file.
+        compiled.runtime = runtimes.get_or_create(route.name, route.canary ? route.canary_weight_bp : 0);
+        compiled.has_canary = route.canary.has_value();
+        auto compile_version = [&](const config::Version& version, CompiledVersion& out) {
+            out.config = &version;
+            for (const auto& hp : version.endpoints) {
+                const std::string key = hp.to_string();
+                const auto id = endpoints.id_of(key);
+                out.endpoint_ids.push_back(id);
+                if (snapshot->endpoints.size() <= id) snapshot->endpoints.resize(id + 1);
+                auto& resolved = snapshot->endpoints[id];
+                if (resolved.key.empty()) {
+                    resolved.key = key;
+                    resolved.addresses = names.endpoints.at(key);
+                }
+            }
+        };
+        compile_version(route.stable, compiled.versions[0]);
+        if (route.canary) compile_version(*route.canary, compiled.versions[1]);
+        snapshot->routes.push_back(std::move(compiled));
+    }
+    return snapshot;
+}
+
+void SnapshotHolder::publish(std::shared_ptr<const Snapshot> snapshot) {
+    const auto generation = snapshot ? snapshot->generation : 0;
+    current_.store(std::move(snapshot), std::memory_order_release);
+    generation_.store(generation, std::memory_order_release);
+}
+
+std::shared_ptr<const Snapshot> SnapshotHolder::load() const { return current_.load(std::memory_order_acquire); }
+
+}  // namespace canaryd::io

@@ -1,0 +1,99 @@
+// ClientSession: choosing an endpoint of the chosen version, connecting (or reusing a pooled
+// connection), sending the request head, and the one retry.
+#include "io/session/client_session.hpp"
+
+#include "io/server/worker.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/beast/http/error.hpp>
+
+namespace canaryd::io {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
+    auto& x = exchange_;
+    const auto& version = x.route->versions[static_cast<std::size_t>(x.role)];
+    const auto route_index = static_cast<std::size_t>(x.route - x.snapshot->routes.data());
+    const int id = worker_.health().pick(version.endpoint_ids, worker_.cursor(route_index, x.role), Clock::now(),
+                                         exclude_endpoint);
+    if (id < 0) {
+        // Retry parity: a version with a single endpoint gets its one retry on that endpoint
+        // with a fresh connection, so a transient connect error counts against neither
+        // version more than the other (a one-endpoint canary next to a many-endpoint stable).
+        if (exclude_endpoint >= 0) return do_connect(static_cast<std::uint32_t>(exclude_endpoint));
+        return fail_exchange(503, "no endpoint available", analysis::ErrorKind::no_endpoint);
+    }
+    x.endpoint_id = static_cast<std::uint32_t>(id);
+    upstream_ = worker_.pools().take(x.endpoint_id, config().defaults.timeouts.idle);
+    if (upstream_) return do_send_head();
+    do_connect(x.endpoint_id);
+}
+
+void ClientSession::do_connect(std::uint32_t endpoint_id) {
+    upstream_ = worker_.pools().create(endpoint_id);
+    exchange_.connecting = true;
+    exchange_.connect_timed_out = false;
+    upstream_deadline_ = Clock::now() + config().defaults.timeouts.connect;
+    // Every upstream operation's handler holds the connection, so discarding it while an
+    // operation is pending only closes the socket; the memory lives until the handler runs.
+    asio::async_connect(upstream_->socket, exchange_.snapshot->endpoints[endpoint_id].addresses,
+                        [self = shared_from_this(), keep = upstream_](error_code ec, const tcp::endpoint&) {
+                            self->on_connect(ec);
+                        });
+}
+
+void ClientSession::on_connect(error_code ec) {
+    auto& x = exchange_;
+    x.connecting = false;
+    upstream_deadline_ = kNoDeadline;
+    if (closed_ || x.failed) return;
+    if (ec) {
+        text_.connect_failure = x.connect_timed_out ? "upstream connect timed out" : "upstream refused the connection";
+        report_upstream_failure();
+        discard_upstream();
+        // Nothing was sent, so another endpoint of the same version may take it (SPEC §4).
+        if (!x.retried) {
+            x.retried = true;
+            return do_acquire_upstream(x.endpoint_id);
+        }
+        return fail_exchange(502, text_.connect_failure, analysis::ErrorKind::connect);
+    }
+    error_code ignored;
+    upstream_->socket.set_option(tcp::no_delay(true), ignored);
+    do_send_head();
+}
+
+void ClientSession::do_send_head() {
+    write_to_upstream(asio::buffer(text_.upstream_head), [](ClientSession& self, error_code ec) {
+        if (self.exchange_.failed) return;
+        if (ec) {
+            if (self.may_replay(ec)) return self.replay_on_fresh_connection();
+            self.report_upstream_failure();
+            return self.fail_exchange(502, "sending the request upstream failed: " + ec.message(),
+                                      analysis::ErrorKind::reset);
+        }
+        self.response_.start();
+        self.body_.after_head_sent();
+    });
+}
+
+bool ClientSession::may_replay(error_code ec) const {
+    // A pooled connection that the upstream closed just as it was reused: the request is
+    // replayed once on a new connection when it has no body (nothing of it is lost) and no
+    // response byte arrived (HAProxy's retry-on-reused-connection rule).
+    if (exchange_.retried || !body_.replayable() || !upstream_ || upstream_->requests_served == 0) return false;
+    return ec == asio::error::eof || ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe;
+}
+
+void ClientSession::replay_on_fresh_connection() {
+    exchange_.retried = true;
+    response_deadline_ = kNoDeadline;
+    discard_upstream();
+    do_connect(exchange_.endpoint_id);
+}
+
+}  // namespace canaryd::io

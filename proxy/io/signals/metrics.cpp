@@ -1,0 +1,83 @@
+#include "io/signals/metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+namespace canaryd::io {
+
+Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
+    : registry(std::move(r)),
+      requests(prometheus::BuildCounter()
+                   .Name("canaryd_requests_total")
+                   .Help("Requests proxied, by route, version (stable|canary), release and status code.")
+                   .Register(*registry)),
+      duration(prometheus::BuildHistogram()
+                   .Name("canaryd_request_duration_seconds")
+                   .Help("Time from a request head reaching canaryd to the upstream's response header.")
+                   .Register(*registry)),
+      upstream_errors(prometheus::BuildCounter()
+                          .Name("canaryd_upstream_errors_total")
+                          .Help("Failures on the way to a version: connect, timeout, reset, invalid_response, no_endpoint.")
+                          .Register(*registry)),
+      in_flight(prometheus::BuildGauge()
+                    .Name("canaryd_requests_in_flight")
+                    .Help("Requests routed to a version and not finished yet.")
+                    .Register(*registry)),
+      weight(prometheus::BuildGauge()
+                 .Name("canaryd_weight")
+                 .Help("Share of new requests a version gets, in percent, as in force now.")
+                 .Register(*registry)),
+      traffic_share(prometheus::BuildGauge()
+                        .Name("canaryd_traffic_share")
+                        .Help("Share of the route's requests a version actually served over the signals window, in percent.")
+                        .Register(*registry)),
+      backend_cpu(prometheus::BuildGauge()
+                      .Name("canaryd_backend_cpu_cores")
+                      .Help("CPU used by a version's backends, in cores, summed over its endpoints.")
+                      .Register(*registry)),
+      backend_memory(prometheus::BuildGauge()
+                         .Name("canaryd_backend_memory_bytes")
+                         .Help("Resident memory of a version's backends, in bytes, summed over its endpoints.")
+                         .Register(*registry)),
+      signal_errors(prometheus::BuildCounter()
+                        .Name("canaryd_backend_signal_errors_total")
+                        .Help("Backend CPU/memory samples that failed (the signal is then missing).")
+                        .Register(*registry)),
+      rollbacks(prometheus::BuildCounter()
+                    .Name("canaryd_rollbacks_total")
+                    .Help("Rollbacks, by route and the guardrail that caused them.")
+                    .Register(*registry)),
+      guardrail_evidence(prometheus::BuildGauge()
+                             .Name("canaryd_guardrail_evidence")
+                             .Help("A guardrail's evidence against the canary: the log e-value in nats for "
+                                   "success_rate and latency (fails at log(1/alpha)), seconds in breach for "
+                                   "cpu_per_request and memory (fails at 'for').")
+                             .Register(*registry)),
+      guardrail_verdict(prometheus::BuildGauge()
+                            .Name("canaryd_guardrail_verdict")
+                            .Help("1 for a guardrail's verdict at the last evaluation (pass|fail|hold), 0 for the others.")
+                            .Register(*registry)),
+      config_reloads(prometheus::BuildCounter()
+                         .Name("canaryd_config_reloads_total")
+                         .Help("Config reloads, by result (success|fail).")
+                         .Register(*registry)),
+      build_info(prometheus::BuildGauge()
+                     .Name("canaryd_build_info")
+                     .Help("Always 1; the version label is canaryd's version.")
+                     .Register(*registry)) {
+    build_info.Add({{"version", CANARYD_VERSION}}).Set(1);
+    config_reloads.Add({{"result", "success"}});
+    config_reloads.Add({{"result", "fail"}});
+}
+
+const prometheus::Histogram::BucketBoundaries& Metrics::duration_buckets() {
+    static const prometheus::Histogram::BucketBoundaries buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                 0.25,  0.5,    1,     2.5,  5,     10,   30};
+    return buckets;
+}
+
+std::string Metrics::serialize() const {
+    prometheus::TextSerializer serializer;
+    return serializer.Serialize(registry->Collect());
+}
+
+}  // namespace canaryd::io

@@ -1,0 +1,96 @@
+#include "io/upstream/upstream_pool.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace canaryd::io {
+
+std::shared_ptr<UpstreamConnection> UpstreamPools::create(std::uint32_t endpoint_id) {
+    return std::make_shared<UpstreamConnection>(ioc_, endpoint_id);
+}
+
+namespace {
+
+// Connections idle for less than this are reused without a probe.
+constexpr std::chrono::seconds kProbeAfter{1};
+
+// True when the upstream closed the connection or sent bytes nobody asked for.
+bool looks_dead(UpstreamConnection& connection) {
+    char byte;
+    const auto n = ::recv(connection.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+}  // namespace
+
+std::shared_ptr<UpstreamConnection> UpstreamPools::take(std::uint32_t endpoint_id,
+                                                        std::chrono::milliseconds max_idle_time) {
+    if (endpoint_id >= idle_.size()) return nullptr;
+    auto& idle = idle_[endpoint_id];
+    const auto now = std::chrono::steady_clock::now();
+    while (!idle.empty()) {
+        // LIFO: the most recently used connection is the least likely to have been closed
+        // by the upstream's own keep-alive timeout.
+        auto connection = std::move(idle.back());
+        idle.pop_back();
+        const auto idle_for = now - connection->idle_since;
+        if (idle_for < max_idle_time && connection->socket.is_open() &&
+            (idle_for < kProbeAfter || !looks_dead(*connection)))
+            return connection;
+        boost::system::error_code ignored;
+        connection->socket.close(ignored);
+    }
+    return nullptr;
+}
+
+void UpstreamPools::sweep(std::chrono::milliseconds max_idle_time) {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& idle : idle_) {
+        idle.erase(std::remove_if(idle.begin(), idle.end(),
+                                  [&](const std::shared_ptr<UpstreamConnection>& c) {
+                                      const auto idle_for = now - c->idle_since;
+                                      if (idle_for < kProbeAfter) return false;
+                                      if (idle_for < max_idle_time && !looks_dead(*c)) return false;
+                                      boost::system::error_code ignored;
+                                      c->socket.close(ignored);
+                                      return true;
+                                  }),
+                   idle.end());
+    }
+}
+
+void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, std::uint32_t max_idle) {
+    const auto id = connection->endpoint_id;
+    if (id >= idle_.size()) idle_.resize(id + 1);
+    auto& idle = idle_[id];
+    boost::system::error_code ignored;
+    if (idle.size() >= max_idle || connection->buffer.size() != 0) {
+        // Bytes left over after a complete response mean the upstream is not speaking
+        // HTTP/1.1 correctly; never reuse such a connection.
+        connection->socket.close(ignored);
+        return;
+    }
+    // An idle connection keeps no read buffer: the pool may hold hundreds of them.
+    connection->buffer.shrink_to_fit();
+    connection->idle_since = std::chrono::steady_clock::now();
+    idle.push_back(std::move(connection));
+}
+
+void UpstreamPools::drop_endpoint(std::uint32_t endpoint_id) {
+    if (endpoint_id >= idle_.size()) return;
+    boost::system::error_code ignored;
+    for (auto& connection : idle_[endpoint_id]) connection->socket.close(ignored);
+    idle_[endpoint_id].clear();
+}
+
+void UpstreamPools::close_all() {
+    for (std::uint32_t id = 0; id < idle_.size(); ++id) drop_endpoint(id);
+}
+
+std::size_t UpstreamPools::idle_count(std::uint32_t endpoint_id) const {
+    return endpoint_id < idle_.size() ? idle_[endpoint_id].size() : 0;
+}
+
+}  // namespace canaryd::io

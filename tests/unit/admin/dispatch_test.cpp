@@ -1,0 +1,130 @@
+#include "core/admin/dispatch.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace canaryd;
+using admin::Credentials;
+
+namespace {
+
+// The process as the admin API sees it, in memory; records what it was asked to do.
+struct FakeProcess final : admin::AdminBackend {
+    bool is_draining = false;
+    bool demo_mode = false;
+    admin::ActionReply reply{200, "{\"changed\":true}\n"};
+    std::vector<admin::ActionRequest> actions;
+    std::vector<std::size_t> event_limits;
+
+    bool draining() const override { return is_draining; }
+    std::string status_json() override { return "{\"routes\":[]}"; }
+    std::string metrics_text() override { return "canaryd_up 1\n"; }
+    std::string events_json(std::size_t limit) override {
+        event_limits.push_back(limit);
+        return "[]";
+    }
+    std::optional<std::string> demo(const std::map<std::string, std::string>& query) override {
+        if (!demo_mode) return std::nullopt;
+        return "{\"error_rate\":\"" + query.at("error_rate") + "\"}";
+    }
+    admin::ActionReply act(const admin::ActionRequest& request) override {
+        actions.push_back(request);
+        return reply;
+    }
+};
+
+admin::AdminResponse call(FakeProcess& process, std::string_view method, std::string_view target,
+                          Credentials credentials = Credentials::not_required) {
+    return admin::dispatch({method, target, credentials, "10.0.0.7"}, process);
+}
+
+std::string header(const admin::AdminResponse& response, const std::string& name) {
+    for (const auto& [n, v] : response.headers)
+        if (n == name) return v;
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("admin dispatch: a mutating call without the token is refused before its path is looked at") {
+    FakeProcess process;
+    for (auto target : {"/rollback", "/no-such-endpoint", "/healthz"}) {
+        const auto response = call(process, "POST", target, Credentials::invalid);
+        CHECK(response.status == 401);
+        CHECK(header(response, "WWW-Authenticate") == "Bearer realm=\"canaryd\"");
+    }
+    CHECK(process.actions.empty());
+    // Reading needs no token.
+    CHECK(call(process, "GET", "/status", Credentials::invalid).status == 200);
+}
+
+TEST_CASE("admin dispatch: read endpoints answer with their content types") {
+    FakeProcess process;
+    CHECK(call(process, "GET", "/healthz").body == "ok\n");
+    CHECK(call(process, "GET", "/readyz").status == 200);
+    process.is_draining = true;
+    const auto draining = call(process, "GET", "/readyz");
+    CHECK(draining.status == 503);
+    CHECK(draining.body == "draining\n");
+    const auto status = call(process, "GET", "/status");
+    CHECK(status.content_type == "application/json");
+    CHECK(status.body == "{\"routes\":[]}");
+    CHECK(call(process, "GET", "/metrics").content_type == "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST_CASE("admin dispatch: /events?limit= is clamped to 1..256, 100 when absent") {
+    FakeProcess process;
+    for (auto target : {"/events", "/events?limit=5", "/events?limit=0", "/events?limit=100000",
+                        "/events?limit=99999999999999999999", "/events?limit=-3", "/events?limit=abc", "/events?limit=7x"})
+        CHECK(call(process, "GET", target).status == 200);
+    CHECK(process.event_limits == std::vector<std::size_t>{100, 5, 1, 256, 256, 1, 1, 7});
+}
+
+TEST_CASE("admin dispatch: wrong methods and paths") {
+    FakeProcess process;
+    const auto wrong_method = call(process, "GET", "/rollback");
+    CHECK(wrong_method.status == 405);
+    CHECK(header(wrong_method, "Allow") == "POST");
+    const auto unknown = call(process, "GET", "/nope");
+    CHECK(unknown.status == 404);
+    CHECK(unknown.body == "404 Not Found: no admin endpoint /nope\n");
+    CHECK(call(process, "POST", "/demo?error_rate=5").status == 404);
+    process.demo_mode = true;
+    const auto demo = call(process, "POST", "/demo?error_rate=5");
+    CHECK(demo.status == 200);
+    CHECK(demo.body == "{\"error_rate\":\"5\"}");
+}
+
+TEST_CASE("admin dispatch: operator actions carry the route, the weight and who acted") {
+    FakeProcess process;
+    const auto rollback = call(process, "POST", "/rollback?route=api", Credentials::valid);
+    CHECK(rollback.status == 200);
+    CHECK(rollback.content_type == "application/json");
+    REQUIRE(process.actions.size() == 1);
+    CHECK(process.actions[0].action == rollout::OperatorAction::rollback);
+    CHECK(process.actions[0].route == "api");
+    CHECK(process.actions[0].actor == "token@10.0.0.7");
+
+    CHECK(call(process, "POST", "/weight?canary=12.5").status == 200);
+    REQUIRE(process.actions.size() == 2);
+    CHECK(process.actions[1].action == rollout::OperatorAction::weight);
+    CHECK(process.actions[1].weight_bp == 1250u);
+    CHECK(process.actions[1].route.empty());
+    CHECK(process.actions[1].actor == "operator@10.0.0.7");
+
+    // A weight that is missing or out of range never reaches the process.
+    CHECK(call(process, "POST", "/weight").status == 400);
+    const auto bad = call(process, "POST", "/weight?canary=150");
+    CHECK(bad.status == 400);
+    CHECK(bad.body.starts_with("400 Bad Request: canary: "));
+    CHECK(process.actions.size() == 2);
+
+    // The process's refusal is passed on as it is, as text.
+    process.reply = {409, "409 Conflict: route api is rolled back; resume it before setting a weight\n"};
+    const auto refused = call(process, "POST", "/weight?canary=5");
+    CHECK(refused.status == 409);
+    CHECK(refused.content_type == "text/plain; charset=utf-8");
+    CHECK(refused.body == process.reply.body);
+}
