@@ -66,7 +66,11 @@ struct Limits {
 };
 
 struct UpstreamPool {
-    std::uint32_t max_idle_per_endpoint = 32;  // per worker thread
+    // Idle keep-alive connections kept per endpoint and worker thread. Unset (the default):
+    // as many as the worker recently had in use at once, within its descriptor budget
+    // (io/upstream/upstream_pool.hpp), so steady load never closes and reopens connections.
+    // 0 turns upstream keep-alive off.
+    std::optional<std::uint32_t> max_idle_per_endpoint;
 };
 
 // Per-version request signals (SPEC §5).

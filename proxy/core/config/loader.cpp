@@ -212,9 +212,8 @@ private:
         if (auto u = fields.get("upstream"); u.IsDefined()) {
             MapFields upstream(reader_, u, "defaults.upstream", {"max_idle_per_endpoint"});
             if (auto n = upstream.get("max_idle_per_endpoint"); n.IsDefined())
-                defaults.upstream.max_idle_per_endpoint = static_cast<std::uint32_t>(
-                    reader_.uint(n, "defaults.upstream.max_idle_per_endpoint", 0, 100'000)
-                        .value_or(defaults.upstream.max_idle_per_endpoint));
+                if (auto cap = reader_.uint(n, "defaults.upstream.max_idle_per_endpoint", 0, 100'000))
+                    defaults.upstream.max_idle_per_endpoint = static_cast<std::uint32_t>(*cap);
         }
         if (auto v = fields.get("version_header"); v.IsDefined()) {
             auto name = reader_.string(v, "defaults.version_header");

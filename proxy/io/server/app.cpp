@@ -80,6 +80,7 @@ void App::start() {
     for (unsigned i = 0; i < threads; ++i) {
         const std::uint64_t seed = options_.seed != 0 ? options_.seed + i : (std::uint64_t{entropy()} << 32) ^ entropy();
         workers_.push_back(std::make_unique<Worker>(i, snapshots_, seed));
+        workers_.back()->pools().set_idle_budget(idle_budget_per_worker(threads));
         worker_ptrs.push_back(workers_.back().get());
     }
     listeners_ = std::make_unique<ListenerSet>(control_, worker_ptrs);

@@ -1,11 +1,20 @@
 #include "io/upstream/upstream_pool.hpp"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 
 namespace canaryd::io {
+
+std::size_t idle_budget_per_worker(unsigned workers) {
+    rlimit limit{};
+    std::size_t descriptors = 1024;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+        descriptors = static_cast<std::size_t>(limit.rlim_cur);
+    return std::max<std::size_t>(64, descriptors / (4 * std::max(1u, workers)));
+}
 
 std::shared_ptr<UpstreamConnection> UpstreamPools::create(std::uint32_t endpoint_id) {
     return std::make_shared<UpstreamConnection>(ioc_, endpoint_id);
@@ -35,6 +44,7 @@ std::shared_ptr<UpstreamConnection> UpstreamPools::take(std::uint32_t endpoint_i
         // by the upstream's own keep-alive timeout.
         auto connection = std::move(idle.back());
         idle.pop_back();
+        --idle_total_;
         const auto idle_for = now - connection->idle_since;
         if (idle_for < max_idle_time && connection->socket.is_open() &&
             (idle_for < kProbeAfter || !looks_dead(*connection)))
@@ -55,18 +65,19 @@ void UpstreamPools::sweep(std::chrono::milliseconds max_idle_time) {
                                       if (idle_for < max_idle_time && !looks_dead(*c)) return false;
                                       boost::system::error_code ignored;
                                       c->socket.close(ignored);
+                                      --idle_total_;
                                       return true;
                                   }),
                    idle.end());
     }
 }
 
-void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, std::uint32_t max_idle) {
+void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, std::optional<std::uint32_t> max_idle) {
     const auto id = connection->endpoint_id;
     if (id >= idle_.size()) idle_.resize(id + 1);
     auto& idle = idle_[id];
     boost::system::error_code ignored;
-    if (idle.size() >= max_idle || connection->buffer.size() != 0) {
+    if ((max_idle && idle.size() >= *max_idle) || idle_total_ >= idle_budget_ || connection->buffer.size() != 0) {
         // Bytes left over after a complete response mean the upstream is not speaking
         // HTTP/1.1 correctly; never reuse such a connection.
         connection->socket.close(ignored);
@@ -76,12 +87,14 @@ void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, st
     connection->buffer.shrink_to_fit();
     connection->idle_since = std::chrono::steady_clock::now();
     idle.push_back(std::move(connection));
+    ++idle_total_;
 }
 
 void UpstreamPools::drop_endpoint(std::uint32_t endpoint_id) {
     if (endpoint_id >= idle_.size()) return;
     boost::system::error_code ignored;
     for (auto& connection : idle_[endpoint_id]) connection->socket.close(ignored);
+    idle_total_ -= idle_[endpoint_id].size();
     idle_[endpoint_id].clear();
 }
 

@@ -1,5 +1,13 @@
 // Per-worker keep-alive pools of upstream connections, one per endpoint id (SPEC §4).
 //
+// How many are kept: every connection that comes back clean is kept (LIFO), and an idle one
+// closes when it has not been used for the idle timeout. A connection is only ever opened
+// when every pooled one is busy, so the pool holds what the worker recently needed at once —
+// the recent peak of concurrent exchanges — and decays to the current need as the unused
+// ones at the bottom of the stack age out. Bounds: `max_idle_per_endpoint` when the operator
+// sets one, and always a per-worker descriptor budget (a share of RLIMIT_NOFILE) so idle
+// upstream connections can never starve client connections of descriptors.
+//
 // Only the worker's own thread touches its pools, so there is no lock. An upstream may
 // close an idle connection at any time (its own keep-alive timeout). Watching every idle
 // connection with a pending wait costs an epoll_ctl per request with Asio, so instead a
@@ -16,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace canaryd::io {
@@ -34,6 +43,11 @@ struct UpstreamConnection {
     std::chrono::steady_clock::time_point idle_since{};
 };
 
+// The descriptor budget of one worker's idle upstream connections: a quarter of the
+// process's RLIMIT_NOFILE shared by the workers (clients, busy upstream connections and
+// files need the rest), at least 64.
+std::size_t idle_budget_per_worker(unsigned workers);
+
 class UpstreamPools {
 public:
     explicit UpstreamPools(boost::asio::io_context& ioc) : ioc_(ioc) {}
@@ -43,9 +57,9 @@ public:
 
     // An idle connection to the endpoint that has been idle less than `max_idle_time`, or null.
     std::shared_ptr<UpstreamConnection> take(std::uint32_t endpoint_id, std::chrono::milliseconds max_idle_time);
-    // Returns a connection whose last exchange completed cleanly. Closed when the pool of its
-    // endpoint already holds `max_idle` connections.
-    void give_back(std::shared_ptr<UpstreamConnection> connection, std::uint32_t max_idle);
+    // Returns a connection whose last exchange completed cleanly. Closed instead when its
+    // endpoint's pool already holds `max_idle` (when set) or the worker's budget is spent.
+    void give_back(std::shared_ptr<UpstreamConnection> connection, std::optional<std::uint32_t> max_idle);
     std::shared_ptr<UpstreamConnection> create(std::uint32_t endpoint_id);
 
     // Closes every idle connection of an endpoint no longer in the config.
@@ -54,10 +68,13 @@ public:
     void sweep(std::chrono::milliseconds max_idle_time);
     void close_all();
     std::size_t idle_count(std::uint32_t endpoint_id) const;
+    // Idle connections this worker may hold over all endpoints (before its thread starts).
+    void set_idle_budget(std::size_t budget) { idle_budget_ = budget; }
 
 private:
-
     boost::asio::io_context& ioc_;
+    std::size_t idle_budget_ = 1024;
+    std::size_t idle_total_ = 0;
     std::vector<std::vector<std::shared_ptr<UpstreamConnection>>> idle_;  // by endpoint id; LIFO
 };
 

@@ -38,6 +38,7 @@ TEST_CASE("a minimal config loads with documented defaults") {
     CHECK(c.defaults.timeouts.header == Duration{10'000});
     CHECK(c.defaults.timeouts.upstream_response == Duration{30'000});
     CHECK(c.defaults.timeouts.idle == Duration{60'000});
+    CHECK_FALSE(c.defaults.upstream.max_idle_per_endpoint.has_value());  // automatic
     CHECK(c.defaults.timeouts.shutdown_grace == Duration{0});
     CHECK(c.defaults.timeouts.drain == Duration{30'000});
     CHECK(c.defaults.limits.header_bytes == 64u * 1024);
@@ -87,7 +88,7 @@ routes:
     CHECK(c.defaults.timeouts.connect == Duration{250});
     CHECK(c.defaults.timeouts.drain == Duration{90'000});
     CHECK(c.defaults.limits.body_bytes == 1ull << 30);
-    CHECK(c.defaults.upstream.max_idle_per_endpoint == 8);
+    CHECK(c.defaults.upstream.max_idle_per_endpoint == 8u);
     CHECK(c.defaults.version_header == "x-served-by");
     const Route& r = c.routes[0];
     CHECK(r.match.host == "api.example.com");
