@@ -57,6 +57,25 @@ void Worker::stop() {
 
 const std::shared_ptr<const Snapshot>& Worker::snapshot() { return snapshots_.get(); }
 
+namespace {
+
+// Spare exchange buffers a worker keeps: enough for a busy worker's concurrent exchanges to
+// cycle without allocating, bounded so that a burst does not pin its memory for good.
+constexpr std::size_t kSpareBuffers = 256;
+
+}  // namespace
+
+std::unique_ptr<ExchangeBuffers> Worker::lend() {
+    if (spare_buffers_.empty()) return std::make_unique<ExchangeBuffers>();
+    auto buffers = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+    return buffers;
+}
+
+void Worker::take_back(std::unique_ptr<ExchangeBuffers> buffers) {
+    if (spare_buffers_.size() < kSpareBuffers) spare_buffers_.push_back(std::move(buffers));
+}
+
 void Worker::begin_drain() {
     boost::asio::post(ioc_, [this] {
         draining_ = true;

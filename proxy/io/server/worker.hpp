@@ -23,6 +23,7 @@ namespace canaryd::io {
 
 class ClientSession;
 class AccessLog;
+struct ExchangeBuffers;
 
 // The client sessions alive on one worker, so that a drain can reach the idle ones. Shared
 // with the sessions, so it outlives every one of them whatever the destruction order.
@@ -53,6 +54,10 @@ public:
     std::uint32_t& cursor(std::size_t route_index, config::Role role);
     const std::shared_ptr<SessionRegistry>& sessions() { return sessions_; }
     bool draining() const { return draining_; }
+    // Exchange buffers for this worker's sessions, from a bounded free list: busy connections
+    // reuse capacity, idle ones hold none.
+    std::unique_ptr<ExchangeBuffers> lend();
+    void take_back(std::unique_ptr<ExchangeBuffers> buffers);
     AccessLog* access_log() const { return access_log_.load(std::memory_order_acquire); }
 
     // Thread-safe (posted to the worker): from now on every response says Connection:
@@ -77,6 +82,7 @@ private:
     std::mt19937_64 rng_;
     std::vector<std::uint32_t> cursors_;
     std::shared_ptr<SessionRegistry> sessions_ = std::make_shared<SessionRegistry>();
+    std::vector<std::unique_ptr<ExchangeBuffers>> spare_buffers_;
     bool draining_ = false;
     std::atomic<AccessLog*> access_log_{nullptr};
     std::thread thread_;

@@ -22,8 +22,7 @@ ClientSession::ClientSession(Worker& worker, WorkerSocket socket, std::shared_pt
     : worker_(worker),
       registry_(worker.sessions()),
       socket_(std::move(socket)),
-      tls_context_(std::move(tls_context)),
-      expect_timer_(worker.context()) {
+      tls_context_(std::move(tls_context)) {
     registry_->sessions.insert(this);
     registry_->count.fetch_add(1, std::memory_order_release);
 }
@@ -53,7 +52,7 @@ void ClientSession::start() {
     socket_.non_blocking(true, ec);
     if (!tls_context_) return do_read_head();
     // TLS: the handshake must finish within the header timeout, like a request head.
-    tls_.emplace(socket_, *tls_context_);
+    tls_ = std::make_unique<asio::ssl::stream<WorkerSocket&>>(socket_, *tls_context_);
     client_read_pending_ = true;
     read_deadline_ = Clock::now() + config().defaults.timeouts.header;
     tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](error_code e) {
@@ -98,6 +97,10 @@ void ClientSession::check_deadlines(Clock::time_point now) {
         if (exchange_.connecting) exchange_.connect_timed_out = true;
         discard_upstream_socket();  // a connect or a body transfer that stalled
     }
+    if (now >= expect_deadline_) {
+        expect_deadline_ = kNoDeadline;
+        response_.on_expect_deadline();
+    }
     if (tunnel_buffers_ && now - tunnel_activity_ >= config().defaults.timeouts.tunnel_idle) close_tunnel();
 }
 
@@ -115,10 +118,10 @@ void ClientSession::do_read_head() {
     exchange_ = Exchange{};
     exchange_.seq = seq;
     exchange_.started = Clock::now();
-    text_.clear();
+    if (buffers_) buffers_->text.clear();
     body_.reset();
     response_.reset();
-    write_deadline_ = response_deadline_ = upstream_deadline_ = kNoDeadline;
+    write_deadline_ = response_deadline_ = upstream_deadline_ = expect_deadline_ = kNoDeadline;
     upstream_.reset();
     if (worker_.draining()) {
         // Shutting down: the exchange that just ended was the last on this connection.
@@ -149,6 +152,7 @@ void ClientSession::do_await_request(bool from_readiness) {
     const auto bytes = socket_.read_some(client_buffer_.prepare(kHeadReadChunk), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
         client_buffer_.shrink_to_fit();
+        if (buffers_) worker_.take_back(std::move(buffers_));
         client_read_pending_ = true;
         socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code e) {
             self->client_read_pending_ = false;
@@ -197,7 +201,7 @@ void ClientSession::parse_head() {
     head_limits.header_bytes = limits.header_bytes;
     head_limits.field_bytes = limits.field_bytes;
     head_limits.field_count = limits.field_count;
-    auto& parsed = head_parse_;
+    auto& parsed = head_parse();
     http::parse_request_head(buffer_view(client_buffer_), head_limits, parsed);
     switch (parsed.state) {
         case http::HeadState::incomplete: return do_read_head_bytes();
@@ -218,19 +222,19 @@ void ClientSession::on_head(const http::RequestHead& head) {
     const auto& config = *x.snapshot->config;
     x.started = Clock::now();
     if (worker_.access_log()) {
-        text_.method.assign(head.method);
-        text_.path.assign(head.origin_target);
+        text().method.assign(head.method);
+        text().path.assign(head.origin_target);
     }
     x.method_is_head = head.is_head_method();
     x.client_version = head.version;
     x.client_keep_alive = head.keep_alive;
     x.upgrade_requested = head.upgrade;
-    text_.upgrade_protocols.assign(head.upgrade_protocols);
+    text().upgrade_protocols.assign(head.upgrade_protocols);
     body_.begin(head);
     if (auto id = head.find("x-request-id"); http::is_acceptable_request_id(id))
-        text_.request_id.assign(id);
+        text().request_id.assign(id);
     else
-        http::assign_request_id(worker_.random64(), worker_.random64(), text_.request_id);
+        http::assign_request_id(worker_.random64(), worker_.random64(), text().request_id);
 
     // A declared body over the limit is refused before any upstream is involved.
     if (head.framing == http::BodyFraming::content_length && head.content_length > config.defaults.limits.body_bytes) {
@@ -257,11 +261,11 @@ void ClientSession::on_head(const http::RequestHead& head) {
     http::ForwardInfo info;
     info.peer_ip = peer_ip_;
     info.scheme = tls_ ? "https" : "http";
-    info.request_id = text_.request_id;
+    info.request_id = text().request_id;
     info.fallback_host = version.endpoint_ids.empty() ? std::string_view("localhost")
                                                        : std::string_view(x.snapshot->endpoints[version.endpoint_ids[0]].key);
     info.upgrade = x.upgrade_requested;
-    http::append_upstream_head(text_.upstream_head, head, info);
+    http::append_upstream_head(text().upstream_head, head, info);
     client_buffer_.consume(head.head_bytes);  // `head` views die here
     do_acquire_upstream(-1);
 }

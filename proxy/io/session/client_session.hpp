@@ -26,7 +26,6 @@
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
@@ -96,6 +95,13 @@ private:
     void discard_upstream_socket();  // closes it, leaving the pending handlers to clean up
     void report_upstream_failure();
     const config::Config& config() const;
+    // The exchange's buffers, borrowed from the worker on first use.
+    ExchangeBuffers& buffers() {
+        if (!buffers_) buffers_ = worker_.lend();
+        return *buffers_;
+    }
+    ExchangeText& text() { return buffers().text; }
+    http::HeadParse& head_parse() { return buffers().request; }
     std::uint64_t microseconds_since_start() const;
 
     // Client I/O goes through TLS when the listener has it, straight to the socket if not.
@@ -143,14 +149,14 @@ private:
     std::shared_ptr<SessionRegistry> registry_;
     WorkerSocket socket_;
     std::shared_ptr<boost::asio::ssl::context> tls_context_;
-    std::optional<boost::asio::ssl::stream<WorkerSocket&>> tls_;
+    std::unique_ptr<boost::asio::ssl::stream<WorkerSocket&>> tls_;  // null on plain listeners
     boost::beast::flat_buffer client_buffer_;  // request heads and bodies, pipelined bytes
     std::string peer_ip_;
     Clock::time_point read_deadline_ = kNoDeadline;      // of the pending client read
     Clock::time_point write_deadline_ = kNoDeadline;     // of the pending client write
     Clock::time_point response_deadline_ = kNoDeadline;  // upstream_response, for the header
     Clock::time_point upstream_deadline_ = kNoDeadline;  // of the pending upstream transfer
-    boost::asio::steady_timer expect_timer_;
+    Clock::time_point expect_deadline_ = kNoDeadline;    // canaryd says 100 itself (ResponseRelay)
     bool client_read_pending_ = false;
     bool client_write_pending_ = false;
     bool read_timed_out_ = false;
@@ -160,8 +166,7 @@ private:
     std::size_t linger_bytes_ = 0;
 
     Exchange exchange_;  // the exchange in progress, reset by assignment per request
-    ExchangeText text_;  // its strings, cleared (not freed) per request
-    http::HeadParse head_parse_;  // reused: its field vector keeps its capacity
+    std::unique_ptr<ExchangeBuffers> buffers_;  // lent by the worker while not idle
     std::shared_ptr<UpstreamConnection> upstream_;
     RequestBodyPump body_{*this};
     ResponseRelay response_{*this};

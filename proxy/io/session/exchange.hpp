@@ -5,6 +5,8 @@
 
 #include "core/analysis/recorder.hpp"
 #include "core/config/config.hpp"
+#include "core/http/request_head.hpp"
+#include "core/http/response_parser.hpp"
 #include "core/routing/split.hpp"
 #include "io/control/snapshot.hpp"
 
@@ -54,8 +56,8 @@ struct Exchange {
     bool access_logged = false;
 };
 
-// The exchange's text, kept across exchanges so that the strings keep their capacity (a
-// request ID or an upstream head allocates once per connection, not once per request).
+// The exchange's text. Kept across exchanges (in ExchangeBuffers) so that the strings keep
+// their capacity: a request ID or an upstream head does not allocate per request.
 struct ExchangeText {
     std::string method;
     std::string path;
@@ -73,6 +75,16 @@ struct ExchangeText {
                         &interim, &error, &connect_failure})
             s->clear();
     }
+};
+
+// The buffers an exchange works in: its text and the parsed request and response heads
+// (their field vectors). Lent by the worker for the length of an exchange and handed back
+// when the connection goes idle, so an idle keep-alive connection holds none of them while
+// busy ones still reuse capacity instead of allocating per request.
+struct ExchangeBuffers {
+    ExchangeText text;
+    http::HeadParse request;
+    http::ResponseParse response;
 };
 
 }  // namespace canaryd::io

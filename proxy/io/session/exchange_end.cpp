@@ -21,7 +21,7 @@ void ClientSession::end_exchange() {
     if (closed_) return;
     auto& x = exchange_;
     response_deadline_ = kNoDeadline;
-    expect_timer_.cancel();
+    expect_deadline_ = kNoDeadline;
     const bool upstream_reusable = upstream_ && !x.failed && x.response_complete && response_.upstream_keep_alive() &&
                                    body_.complete() && !body_.busy();
     if (upstream_reusable) {
@@ -50,7 +50,7 @@ void ClientSession::fail_exchange(unsigned status, std::string detail,
     else record_abandoned();  // the client's fault (408, 413, bad chunk): not the version's
     x.failed = true;
     response_deadline_ = kNoDeadline;
-    expect_timer_.cancel();
+    expect_deadline_ = kNoDeadline;
     discard_upstream();
     if (x.response_started || client_write_pending_) return abort();
     if (x.route) detail += " (route " + x.route->config->name + ", " + config::to_string(x.role) + ")";
@@ -65,9 +65,9 @@ void ClientSession::send_error(unsigned status, std::string_view detail, bool fo
     x.response_keep_alive =
         !force_close && x.client_keep_alive && body_.complete() && !body_.busy() && !worker_.draining();
     x.error_response_status = status;
-    text_.error.clear();
-    http::append_error_response(text_.error, status, detail, x.client_version, x.response_keep_alive, text_.request_id);
-    write_to_client(asio::buffer(text_.error), [](ClientSession& self) {
+    text().error.clear();
+    http::append_error_response(text().error, status, detail, x.client_version, x.response_keep_alive, text().request_id);
+    write_to_client(asio::buffer(text().error), [](ClientSession& self) {
         self.exchange_.failed = true;
         self.write_access_log(self.exchange_.error_response_status, false);
         self.end_exchange();
@@ -145,15 +145,15 @@ void ClientSession::write_access_log(unsigned status, bool from_upstream) {
     if (x.access_logged) return;
     x.access_logged = true;
     AccessLog* log = worker_.access_log();
-    if (!log || (text_.method.empty() && status == 0)) return;  // nothing was requested
+    if (!log || (text().method.empty() && status == 0)) return;  // nothing was requested
     AccessRecord r;
     r.route = x.route ? std::string_view(x.route->config->name) : "-";
     r.version = x.route ? config::to_string(x.role) : "-";
     r.reason = x.route ? routing::to_string(x.reason) : "-";
     r.release = x.route ? std::string_view(x.route->versions[static_cast<std::size_t>(x.role)].config->release) : "";
-    r.method = text_.method;
-    r.path = text_.path;
-    r.request_id = text_.request_id;
+    r.method = text().method;
+    r.path = text().path;
+    r.request_id = text().request_id;
     r.peer = peer_ip_;
     r.status = status;
     r.source = status == 0 ? "aborted" : from_upstream ? "upstream" : "canaryd";
@@ -173,7 +173,7 @@ void ClientSession::abort() {
     discard_upstream();
     read_deadline_ = kNoDeadline;
     write_deadline_ = kNoDeadline;
-    expect_timer_.cancel();
+    expect_deadline_ = kNoDeadline;
     response_deadline_ = kNoDeadline;
     error_code ignored;
     socket_.close(ignored);

@@ -17,6 +17,10 @@ namespace canaryd::io {
 namespace asio = boost::asio;
 using namespace session_detail;
 
+http::ResponseParse& ResponseRelay::parse() { return session_.buffers().response; }
+
+const http::ResponseParse& ResponseRelay::parse() const { return session_.buffers().response; }
+
 void ResponseRelay::start() {
     state_.op_pending = true;
     read_header();
@@ -62,7 +66,7 @@ void ResponseRelay::on_bytes(error_code ec, std::size_t bytes) {
         }
         return parse_head();
     }
-    if (ec == asio::error::eof && parse_.head.framing == http::ResponseFraming::until_close) {
+    if (ec == asio::error::eof && parse().head.framing == http::ResponseFraming::until_close) {
         state_.upstream_eof = true;  // the body ends here
         return pump_body();
     }
@@ -86,14 +90,14 @@ void ResponseRelay::broke_off(std::string detail, analysis::ErrorKind kind) {
 void ResponseRelay::parse_head() {
     auto& s = session_;
     http::parse_response_head(buffer_view(s.upstream_->buffer), s.config().defaults.limits.header_bytes,
-                              s.exchange_.method_is_head, parse_);
-    if (parse_.state == http::HeadState::incomplete) {
+                              s.exchange_.method_is_head, parse());
+    if (parse().state == http::HeadState::incomplete) {
         s.upstream_deadline_ = ClientSession::kNoDeadline;  // the header wait is governed by response_deadline_
         return read_bytes();
     }
-    if (parse_.state == http::HeadState::error) {
+    if (parse().state == http::HeadState::error) {
         s.report_upstream_failure();
-        return s.fail_exchange(502, parse_.error, analysis::ErrorKind::invalid_response);
+        return s.fail_exchange(502, parse().error, analysis::ErrorKind::invalid_response);
     }
     on_header();
 }
@@ -101,10 +105,10 @@ void ResponseRelay::parse_head() {
 void ResponseRelay::on_header() {
     auto& s = session_;
     auto& x = s.exchange_;
-    const auto& head = parse_.head;
+    const auto& head = parse().head;
     const unsigned status = head.status;
     if (status == 101) {
-        if (!x.upgrade_requested || !offered(s.text_.upgrade_protocols, head.upgrade))
+        if (!x.upgrade_requested || !offered(s.text().upgrade_protocols, head.upgrade))
             return s.fail_exchange(502, "upstream switched protocols without a matching upgrade request",
                                    analysis::ErrorKind::invalid_response);
         s.response_deadline_ = ClientSession::kNoDeadline;
@@ -137,10 +141,10 @@ void ResponseRelay::on_header() {
 void ResponseRelay::on_final_header() {
     auto& s = session_;
     s.exchange_.latency_us = s.microseconds_since_start();
-    s.exchange_.final_status = parse_.head.status;
+    s.exchange_.final_status = parse().head.status;
     s.response_deadline_ = ClientSession::kNoDeadline;
-    s.expect_timer_.cancel();
-    state_.upstream_keep_alive = parse_.head.keep_alive;
+    s.expect_deadline_ = ClientSession::kNoDeadline;
+    state_.upstream_keep_alive = parse().head.keep_alive;
     s.body_.abandon_unsent();
     if (s.client_write_pending_) {
         state_.deferred = true;  // an interim response is still being written
@@ -150,8 +154,8 @@ void ResponseRelay::on_final_header() {
 }
 
 void ResponseRelay::write_interim(std::string text, bool starts_body) {
-    session_.text_.interim = std::move(text);
-    session_.write_to_client(asio::buffer(session_.text_.interim), [starts_body](ClientSession& self) {
+    session_.text().interim = std::move(text);
+    session_.write_to_client(asio::buffer(session_.text().interim), [starts_body](ClientSession& self) {
         auto& relay = self.response_;
         if (starts_body && !self.exchange_.failed) self.body_.on_continue();
         if (relay.state_.deferred && !self.exchange_.failed) {
@@ -162,24 +166,16 @@ void ResponseRelay::write_interim(std::string text, bool starts_body) {
 }
 
 void ResponseRelay::start_expect_wait() {
-    auto& s = session_;
-    s.expect_timer_.expires_after(kExpectWait);
-    s.expect_timer_.async_wait([self = s.shared_from_this(), seq = s.exchange_.seq](error_code e) {
-        self->response_.on_expect_timer(seq, e);
-    });
+    // A deadline the session's housekeeping checks, not a timer: no per-connection timer object.
+    session_.expect_deadline_ = ClientSession::Clock::now() + kExpectWait;
 }
 
-void ResponseRelay::on_expect_timer(std::uint64_t exchange, error_code ec) {
+void ResponseRelay::on_expect_deadline() {
     auto& s = session_;
-    if (ec || exchange != s.exchange_.seq || s.closed_ || s.exchange_.failed ||
-        s.body_.stage() != RequestBodyPump::Stage::waiting_continue)
-        return;
+    if (s.closed_ || s.exchange_.failed || s.body_.stage() != RequestBodyPump::Stage::waiting_continue) return;
     if (s.client_write_pending_) {
-        // An interim response is on its way; look again shortly.
-        s.expect_timer_.expires_after(std::chrono::milliseconds(50));
-        s.expect_timer_.async_wait([self = s.shared_from_this(), seq = s.exchange_.seq](error_code e) {
-            self->response_.on_expect_timer(seq, e);
-        });
+        // An interim response is on its way; look again at the next check.
+        s.expect_deadline_ = ClientSession::Clock::now();
         return;
     }
     // The upstream did not say 100 in time (it may not know Expect): canaryd says it, once,
@@ -191,17 +187,17 @@ void ResponseRelay::on_expect_timer(std::uint64_t exchange, error_code ec) {
 void ResponseRelay::send_header() {
     auto& s = session_;
     auto& x = s.exchange_;
-    const auto& head = parse_.head;
+    const auto& head = parse().head;
     const unsigned status = head.status;
     http::ClientHeadOptions options;
     options.version = x.client_version < 11 ? 10 : 11;
-    options.request_id = s.text_.request_id;
+    options.request_id = s.text().request_id;
     const auto& version_header = x.snapshot->config->defaults.version_header;
     if (!version_header.empty()) {
         const auto& version = x.route->versions[static_cast<std::size_t>(x.role)];
-        s.text_.version_value.assign(config::to_string(x.role)).append("/").append(version.config->release);
+        s.text().version_value.assign(config::to_string(x.role)).append("/").append(version.config->release);
         options.extra_name = version_header;
-        options.extra_value = s.text_.version_value;
+        options.extra_value = s.text().version_value;
     }
     if (status == 101) {
         options.upgrade = head.upgrade;
@@ -228,8 +224,8 @@ void ResponseRelay::send_header() {
     }
     options.keep_alive = x.response_keep_alive;
     state_.client_framing = options.framing;
-    s.text_.client_head.clear();
-    http::append_client_head(s.text_.client_head, status, head.reason, head.fields, options);
+    s.text().client_head.clear();
+    http::append_client_head(s.text().client_head, status, head.reason, head.fields, options);
     // The head is serialised: the upstream's head bytes (and the views into them) can go.
     s.upstream_->buffer.consume(head.head_bytes);
     state_.remaining = head.framing == http::ResponseFraming::content_length ? head.content_length : 0;
@@ -244,7 +240,7 @@ void ResponseRelay::pump_body() {
     auto& s = session_;
     if (s.closed_) return;
     const std::string_view available = buffer_view(s.upstream_->buffer);
-    switch (parse_.head.framing) {
+    switch (parse().head.framing) {
         case http::ResponseFraming::content_length: {
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(state_.remaining, available.size()));
             if (n == 0) break;
@@ -285,7 +281,7 @@ void ResponseRelay::write(std::string_view data, std::size_t consume, bool last)
     state_.body_last = last;
     s.exchange_.bytes_out += data.size();
     std::array<asio::const_buffer, 5> buffers{};
-    if (!state_.head_sent) buffers[0] = asio::buffer(s.text_.client_head);
+    if (!state_.head_sent) buffers[0] = asio::buffer(s.text().client_head);
     if (state_.client_framing == http::ClientFraming::chunked) {
         if (!data.empty()) {
             const auto n = std::snprintf(state_.chunk_header, sizeof state_.chunk_header, "%zx\r\n", data.size());
@@ -304,9 +300,9 @@ void ResponseRelay::on_written() {
     auto& s = session_;
     state_.head_sent = true;
     if (s.upstream_) s.upstream_->buffer.consume(state_.write_consume);
-    if (parse_.head.framing == http::ResponseFraming::content_length)
+    if (parse().head.framing == http::ResponseFraming::content_length)
         state_.remaining -= std::min<std::uint64_t>(state_.remaining, state_.write_consume);
-    if (parse_.head.status == 101) return s.start_tunnel();
+    if (parse().head.status == 101) return s.start_tunnel();
     if (state_.body_last) return finished();
     pump_body();
 }

@@ -35,11 +35,14 @@ public:
     void arm_deadline();
     // Expect: 100-continue was sent upstream; canaryd says 100 itself if the upstream does not.
     void start_expect_wait();
+    // The wait for the upstream's 100 is over (ClientSession::check_deadlines).
+    void on_expect_deadline();
 
     bool reading() const { return state_.op_pending; }
     void note_timeout() { state_.timed_out = true; }  // the header deadline passed
-    const http::ResponseHead& head() const { return parse_.head; }
     bool upstream_keep_alive() const { return state_.upstream_keep_alive; }
+    // The upstream's head; its views point into the upstream connection's buffer.
+    const http::ResponseParse& parse() const;
 
 private:
     struct State {
@@ -65,18 +68,17 @@ private:
     void on_header();
     void on_final_header();
     void write_interim(std::string text, bool starts_body);
-    void on_expect_timer(std::uint64_t exchange, boost::system::error_code ec);
     void send_header();
     void pump_body();
     void write(std::string_view data, std::size_t consume, bool last);
     void on_written();
     void finished();
+    http::ResponseParse& parse();
     // A broken upstream response: a 502 while nothing reached the client, else a cut connection.
     void broke_off(std::string detail, analysis::ErrorKind kind);
 
     ClientSession& session_;
     State state_;
-    http::ResponseParse parse_;  // reused; its views point into the upstream connection's buffer
 };
 
 }  // namespace canaryd::io

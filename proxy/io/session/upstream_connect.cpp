@@ -51,7 +51,7 @@ void ClientSession::on_connect(error_code ec) {
     upstream_deadline_ = kNoDeadline;
     if (closed_ || x.failed) return;
     if (ec) {
-        text_.connect_failure = x.connect_timed_out ? "upstream connect timed out" : "upstream refused the connection";
+        text().connect_failure = x.connect_timed_out ? "upstream connect timed out" : "upstream refused the connection";
         report_upstream_failure();
         discard_upstream();
         // Nothing was sent, so another endpoint of the same version may take it (SPEC §4).
@@ -59,7 +59,7 @@ void ClientSession::on_connect(error_code ec) {
             x.retried = true;
             return do_acquire_upstream(x.endpoint_id);
         }
-        return fail_exchange(502, text_.connect_failure, analysis::ErrorKind::connect);
+        return fail_exchange(502, text().connect_failure, analysis::ErrorKind::connect);
     }
     error_code ignored;
     upstream_->socket.set_option(tcp::no_delay(true), ignored);
@@ -67,7 +67,7 @@ void ClientSession::on_connect(error_code ec) {
 }
 
 void ClientSession::do_send_head() {
-    write_to_upstream(asio::buffer(text_.upstream_head), [](ClientSession& self, error_code ec) {
+    write_to_upstream(asio::buffer(text().upstream_head), [](ClientSession& self, error_code ec) {
         if (self.exchange_.failed) return;
         if (ec) {
             if (self.may_replay(ec)) return self.replay_on_fresh_connection();
