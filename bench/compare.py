@@ -2,15 +2,17 @@
 """canaryd, HAProxy and NGINX side by side on the same machine, in one run.
 
 Started by bench/compare.sh (which installs and builds what it needs). Every proxy runs
-one worker thread in front of the same two backends (one single-process nginx answering
-`return 200` as "stable" and "canary"), with the same 90/10 split and upstream keep-alive.
-Rounds are interleaved (A B C, B C A, C A B, ...) so that drift on a shared machine hits
-everyone alike. Per target and round: requests/s and p50/p99 latency from wrk at 64 and 8
-connections, the proxy's CPU microseconds per request (user+sys from /proc/PID/stat before
-and after, divided by the requests wrk counted), the backend's CPU per request as a
-control, RSS idle / under load / with 2,000 idle keep-alive connections. It prints a table
-of medians (with min-max) and ratios to HAProxy computed round by round, and writes every
-raw figure as JSON. It reports; it asserts nothing.
+`--threads` worker threads (canaryd `threads`, HAProxy `nbthread`, NGINX `worker_processes`)
+at its defaults otherwise, in front of the same two backends (one single-process nginx
+answering `return 200` as "stable" and "canary"), with the same 90/10 split and upstream
+keep-alive. Rounds are interleaved (A B C, B C A, C A B, ...) so that drift on a shared
+machine hits everyone alike. Per target and round: requests/s and p50/p99 latency from wrk
+at each of `--connections`, the proxy's CPU microseconds per request (user+sys of the
+process and its children from /proc before and after, divided by the requests wrk counted),
+the backend's CPU per request as a validity control, RSS idle / under load / with
+`--idle-connections` idle keep-alive connections. It prints a table of medians (with
+min-max) and ratios to HAProxy computed round by round, and writes every raw figure as
+JSON. It reports; it asserts nothing.
 """
 
 import argparse
@@ -35,19 +37,42 @@ def free_port():
         return s.getsockname()[1]
 
 
+def process_tree(pid):
+    """`pid` and its descendants (NGINX's workers are children of its master)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    tree, frontier = [pid], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        tree += children
+        frontier = children
+    return tree
+
+
 def cpu_ticks(pid):
-    """utime + stime of a whole process (all threads), in clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    """utime + stime of a process and its children (all threads), in clock ticks."""
+    total = 0
+    for p in process_tree(pid):
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
 
 
 def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    total = 0
+    for p in process_tree(pid):
+        with open(f"/proc/{p}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
 
 
 def wait_port(port, timeout=10.0):
@@ -67,9 +92,12 @@ def parse_duration_us(text):
     return value * {"us": 1, "ms": 1e3, "s": 1e6, "m": 60e6}[unit]
 
 
+WRK_THREADS = 1
+
+
 def run_wrk(port, connections, seconds):
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/"],
+        ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, check=True).stdout
     result = {
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
@@ -105,14 +133,15 @@ class Process:
         self.log.close()
 
 
-def nginx_conf(workdir, name, servers):
-    """A single-process, foreground nginx with one worker and the given server blocks."""
+def nginx_conf(workdir, name, servers, workers=1):
+    """A foreground nginx with the given server blocks: one process for one worker, else a
+    master with `workers` worker processes."""
     conf = os.path.join(workdir, f"{name}-nginx.conf")
     with open(conf, "w") as f:
         f.write(f"""
-master_process off;
+master_process {"off" if workers == 1 else "on"};
 daemon off;
-worker_processes 1;
+worker_processes {workers};
 worker_rlimit_nofile 20000;
 pid {workdir}/{name}.pid;
 error_log {workdir}/{name}-error.log;
@@ -136,10 +165,10 @@ def start_backends(workdir, stable_port, canary_port):
     return p
 
 
-def start_canaryd(binary, workdir, port, stable_port, canary_port):
+def start_canaryd(binary, workdir, port, stable_port, canary_port, threads):
     conf = os.path.join(workdir, "canaryd.yaml")
     with open(conf, "w") as f:
-        f.write(f"""threads: 1
+        f.write(f"""threads: {threads}
 listeners:
   - address: 127.0.0.1:{port}
 admin:
@@ -153,12 +182,12 @@ routes:
     return Process("canaryd", [binary, "--config", conf], port, workdir)
 
 
-def start_haproxy(workdir, port, stable_port, canary_port):
+def start_haproxy(workdir, port, stable_port, canary_port, threads):
     conf = os.path.join(workdir, "haproxy.cfg")
     with open(conf, "w") as f:
         f.write(f"""global
-    nbthread 1
-    maxconn 16000
+    nbthread {threads}
+    maxconn 9950
 defaults
     mode http
     timeout connect 5s
@@ -178,7 +207,7 @@ backend back
     return Process("haproxy", ["haproxy", "-f", conf, "-db"], port, workdir)
 
 
-def start_nginx_proxy(workdir, port, stable_port, canary_port):
+def start_nginx_proxy(workdir, port, stable_port, canary_port, threads):
     conf = nginx_conf(workdir, "proxy", f"""
     upstream back {{
         server 127.0.0.1:{stable_port} weight=9;
@@ -192,7 +221,7 @@ def start_nginx_proxy(workdir, port, stable_port, canary_port):
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}
-    }}""")
+    }}""", workers=threads)
     return Process("nginx", ["nginx", "-c", conf, "-p", workdir], port, workdir)
 
 
@@ -224,12 +253,12 @@ def idle_connections_rss(pid, port, count):
             s.close()
 
 
-def measure(proc, backend, port, seconds, idle_count):
+def measure(proc, backend, port, seconds, idle_count, connection_counts):
     result = {}
     run_wrk(port, 16, 2)  # warm-up: pools, allocator, caches
     time.sleep(0.3)
     result["rss_idle_kib"] = rss_kib(proc.pid)
-    for connections in (64, 8):
+    for connections in connection_counts:
         peak = [0]
         done = threading.Event()
 
@@ -267,30 +296,37 @@ def fmt_range(values, digits=1):
 
 
 def main():
+    global WRK_THREADS
     parser = argparse.ArgumentParser()
     parser.add_argument("--canaryd", required=True)
     parser.add_argument("--stream-rss")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--idle-connections", type=int, default=10000)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="worker threads of every proxy (and wrk threads); everything else at its defaults")
+    parser.add_argument("--connections", default="64,8", help="wrk connection counts, comma-separated")
+    parser.add_argument("--idle-connections", type=int, default=9000)
     parser.add_argument("--json", default="bench/results/compare.json")
     parser.add_argument("--only", default="canaryd,haproxy,nginx")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=PATH: another canaryd binary measured in the same rounds (before/after figures)")
     args = parser.parse_args()
+    WRK_THREADS = args.threads
+    counts = [int(c) for c in args.connections.split(",")]
 
     workdir = tempfile.mkdtemp(prefix="canaryd-compare-")
     stable_port, canary_port = free_port(), free_port()
     backend = start_backends(workdir, stable_port, canary_port)
+    n = args.threads
     starters = {
-        "canaryd": lambda p: start_canaryd(args.canaryd, workdir, p, stable_port, canary_port),
-        "haproxy": lambda p: start_haproxy(workdir, p, stable_port, canary_port),
-        "nginx": lambda p: start_nginx_proxy(workdir, p, stable_port, canary_port),
+        "canaryd": lambda p: start_canaryd(args.canaryd, workdir, p, stable_port, canary_port, n),
+        "haproxy": lambda p: start_haproxy(workdir, p, stable_port, canary_port, n),
+        "nginx": lambda p: start_nginx_proxy(workdir, p, stable_port, canary_port, n),
     }
     targets = [t for t in ("canaryd", "haproxy", "nginx") if t in args.only.split(",")]
     for variant in args.variant:
         name, path = variant.split("=", 1)
-        starters[name] = (lambda binary: lambda p: start_canaryd(binary, workdir, p, stable_port, canary_port))(path)
+        starters[name] = (lambda binary: lambda p: start_canaryd(binary, workdir, p, stable_port, canary_port, n))(path)
         targets.append(name)
     raw = {t: [] for t in targets}
     try:
@@ -301,13 +337,14 @@ def main():
                 port = free_port()
                 proc = starters[target](port)
                 try:
-                    m = measure(proc, backend, port, args.duration, args.idle_connections)
+                    m = measure(proc, backend, port, args.duration, args.idle_connections, counts)
                 finally:
                     proc.stop()
                 m["round"] = round_index + 1
                 raw[target].append(m)
-                print(f"  {target:8s} c64 {m['c64']['rps']:9.0f} req/s  "
-                      f"{m['c64']['proxy_cpu_us_per_request']:6.2f} us CPU/req", file=sys.stderr, flush=True)
+                first = f"c{counts[0]}"
+                print(f"  {target:8s} {first} {m[first]['rps']:9.0f} req/s  "
+                      f"{m[first]['proxy_cpu_us_per_request']:6.2f} us CPU/req", file=sys.stderr, flush=True)
     finally:
         backend.stop()
 
@@ -317,26 +354,26 @@ def main():
                                 capture_output=True, text=True).stdout
 
     # The table: medians over rounds, [min-max], "!" where the spread passes 25 %.
-    rows = [
-        ("req/s, 64 conns", lambda m: m["c64"]["rps"], 0),
-        ("p50 ms, 64 conns", lambda m: m["c64"]["p50_us"] / 1000, 3),
-        ("p99 ms, 64 conns", lambda m: m["c64"]["p99_us"] / 1000, 3),
-        ("req/s, 8 conns", lambda m: m["c8"]["rps"], 0),
-        ("p50 ms, 8 conns", lambda m: m["c8"]["p50_us"] / 1000, 3),
-        ("p99 ms, 8 conns", lambda m: m["c8"]["p99_us"] / 1000, 3),
-        ("proxy CPU us/req, 64", lambda m: m["c64"]["proxy_cpu_us_per_request"], 2),
-        ("proxy CPU us/req, 8", lambda m: m["c8"]["proxy_cpu_us_per_request"], 2),
-        ("backend CPU us/req, 64", lambda m: m["c64"]["backend_cpu_us_per_request"], 2),
-        ("backend CPU us/req, 8", lambda m: m["c8"]["backend_cpu_us_per_request"], 2),
-        ("proxy / backend CPU, 64", lambda m: m["c64"]["proxy_to_backend_cpu"], 2),
+    rows = []
+    for c in counts:
+        k = f"c{c}"
+        rows += [
+            (f"req/s, {c} conns", lambda m, k=k: m[k]["rps"], 0),
+            (f"p50 ms, {c} conns", lambda m, k=k: m[k]["p50_us"] / 1000, 3),
+            (f"p99 ms, {c} conns", lambda m, k=k: m[k]["p99_us"] / 1000, 3),
+            (f"proxy CPU us/req, {c}", lambda m, k=k: m[k]["proxy_cpu_us_per_request"], 2),
+            (f"backend CPU us/req, {c}", lambda m, k=k: m[k]["backend_cpu_us_per_request"], 2),
+        ]
+    rows += [
         ("RSS idle KiB", lambda m: m["rss_idle_kib"], 0),
-        ("RSS under load KiB", lambda m: m["c64"]["rss_load_kib"], 0),
+        (f"RSS under load KiB, {counts[0]}", lambda m: m[f"c{counts[0]}"]["rss_load_kib"], 0),
         (f"RSS {args.idle_connections} idle conns KiB", lambda m: m["rss_idle_connections_kib"], 0),
-        ("KiB per idle connection", lambda m: m["kib_per_idle_connection"], 1),
-        ("errors (non-2xx, socket)", lambda m: m["c64"]["errors"] + m["c8"]["errors"], 0),
+        ("KiB per idle connection", lambda m: m["kib_per_idle_connection"], 2),
+        ("errors (non-2xx, socket)", lambda m: sum(m[f"c{c}"]["errors"] for c in counts), 0),
     ]
     width = 30
-    print(f"\n{'':{width}}" + "".join(f"{t:>24}" for t in targets))
+    print(f"\nthreads: {args.threads} per proxy")
+    print(f"{'':{width}}" + "".join(f"{t:>24}" for t in targets))
     for label, get, digits in rows:
         print(f"{label:{width}}" + "".join(f"{fmt_range([get(m) for m in raw[t]], digits):>24}" for t in targets))
 
@@ -347,36 +384,32 @@ def main():
         for t in targets:
             if t == "haproxy":
                 continue
-            def ratio(get):
-                return [get(a) / get(b) for a, b in zip(raw[t], raw["haproxy"])]
-            cpu = ratio(lambda m: m["c64"]["proxy_cpu_us_per_request"])
-            cpu8 = ratio(lambda m: m["c8"]["proxy_cpu_us_per_request"])
-            rps = ratio(lambda m: m["c64"]["rps"])
-            rps8 = ratio(lambda m: m["c8"]["rps"])
-            p99 = ratio(lambda m: m["c64"]["p99_us"])
-            p99_8 = ratio(lambda m: m["c8"]["p99_us"])
-            backend = ratio(lambda m: m["c64"]["backend_cpu_us_per_request"])
-            backend8 = ratio(lambda m: m["c8"]["backend_cpu_us_per_request"])
-            summary[t] = {"cpu_per_request_c64": cpu, "cpu_per_request_c8": cpu8, "rps_c64": rps, "rps_c8": rps8,
-                          "p99_c64": p99, "p99_c8": p99_8, "backend_cpu_c64": backend, "backend_cpu_c8": backend8}
-            print(f"  {t:8s} CPU/req c64 {fmt_range(cpu, 2)}   CPU/req c8 {fmt_range(cpu8, 2)}   "
-                  f"req/s c64 {fmt_range(rps, 2)}   req/s c8 {fmt_range(rps8, 2)}   "
-                  f"p99 c64 {fmt_range(p99, 2)}   p99 c8 {fmt_range(p99_8, 2)}")
+            summary[t] = {}
+            for c in counts:
+                k = f"c{c}"
+                def ratio(field):
+                    return [a[k][field] / b[k][field] for a, b in zip(raw[t], raw["haproxy"])]
+                summary[t][k] = {"cpu_per_request": ratio("proxy_cpu_us_per_request"), "rps": ratio("rps"),
+                                 "p99": ratio("p99_us"), "backend_cpu_per_request": ratio("backend_cpu_us_per_request")}
+                r = summary[t][k]
+                print(f"  {t:8s} c={c:<5} CPU/req {fmt_range(r['cpu_per_request'], 2)}   req/s {fmt_range(r['rps'], 2)}   "
+                      f"p99 {fmt_range(r['p99'], 2)}   backend CPU/req {fmt_range(r['backend_cpu_per_request'], 2)}")
             # The backend does identical work per request behind every proxy: when it pays
             # more behind one of them (reconnections, extra bytes), that proxy's figures are
             # not comparable. This box's noise floor is about 9 %.
-            worst = max(statistics.median(backend), statistics.median(backend8))
+            worst = max(statistics.median(summary[t][f"c{c}"]["backend_cpu_per_request"]) for c in counts)
             validity[t] = worst <= 1.10
-            print(f"  {'':8s} backend CPU/req vs HAProxy's: c64 {fmt_range(backend, 2)}   c8 {fmt_range(backend8, 2)}   "
-                  + ("valid" if validity[t] else "INVALID: the backend works more than 10 % harder behind " + t))
+            print(f"  {'':8s} {'valid' if validity[t] else 'INVALID'}: the backend's CPU/request behind {t} is "
+                  f"{worst:.2f}x its CPU/request behind HAProxy at worst (limit 1.10)")
         if "canaryd" in summary:
-            s = summary["canaryd"]
-            med = lambda key: statistics.median([m[key[0]][key[1]] for m in raw["canaryd"]])
-            print(f"\nheadline (canaryd at its defaults, threads: 1): CPU/request "
-                  f"{statistics.median(s['cpu_per_request_c64']):.2f}x HAProxy's at c=64 "
-                  f"({med(('c64', 'proxy_cpu_us_per_request')):.1f} us), "
-                  f"{statistics.median(s['cpu_per_request_c8']):.2f}x at c=8 "
-                  f"({med(('c8', 'proxy_cpu_us_per_request')):.1f} us)"
+            parts = []
+            for c in counts:
+                k = f"c{c}"
+                absolute = statistics.median([m[k]["proxy_cpu_us_per_request"] for m in raw["canaryd"]])
+                parts.append(f"{statistics.median(summary['canaryd'][k]['cpu_per_request']):.2f}x at c={c} "
+                             f"({absolute:.1f} us)")
+            print(f"\nheadline (canaryd at its defaults, threads: {args.threads}): CPU/request "
+                  + ", ".join(parts) + " of HAProxy's"
                   + ("" if validity.get("canaryd", True) else "  [run INVALID: see the backend check]"))
     if stream:
         print("\n" + stream.rstrip())
@@ -384,7 +417,8 @@ def main():
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as f:
         json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rounds": args.rounds,
-                   "duration_s": args.duration, "idle_connections": args.idle_connections, "raw": raw,
+                   "duration_s": args.duration, "threads": args.threads, "connections": counts,
+                   "idle_connections": args.idle_connections, "raw": raw,
                    "ratios_to_haproxy": summary, "valid": validity,
                    "stream_rss": stream}, f, indent=2)
     print(f"\nraw results: {args.json}")

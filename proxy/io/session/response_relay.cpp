@@ -19,8 +19,6 @@ using namespace session_detail;
 
 http::ResponseParse& ResponseRelay::parse() { return session_.buffers().response; }
 
-const http::ResponseParse& ResponseRelay::parse() const { return session_.buffers().response; }
-
 void ResponseRelay::start() {
     state_.op_pending = true;
     read_header();

@@ -41,8 +41,6 @@ public:
     bool reading() const { return state_.op_pending; }
     void note_timeout() { state_.timed_out = true; }  // the header deadline passed
     bool upstream_keep_alive() const { return state_.upstream_keep_alive; }
-    // The upstream's head; its views point into the upstream connection's buffer.
-    const http::ResponseParse& parse() const;
 
 private:
     struct State {
@@ -73,6 +71,8 @@ private:
     void write(std::string_view data, std::size_t consume, bool last);
     void on_written();
     void finished();
+    // The upstream's head (in the exchange's buffers); its views point into the upstream
+    // connection's buffer.
     http::ResponseParse& parse();
     // A broken upstream response: a 502 while nothing reached the client, else a cut connection.
     void broke_off(std::string detail, analysis::ErrorKind kind);
