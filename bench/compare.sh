@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # canaryd vs HAProxy vs NGINX, side by side, in one command (run as root on Debian 12):
-#   bash bench/compare.sh [--rounds 3] [--duration 10] [--idle-connections 10000]
+#   bash bench/compare.sh [--rounds 3] [--duration 10] [--idle-connections 9000]
 # Installs what is missing (build deps, haproxy, nginx-light, wrk, python3), builds a
 # Release canaryd, then runs bench/compare.py. Raw figures: bench/results/compare.json.
 set -euo pipefail

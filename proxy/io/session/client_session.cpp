@@ -38,7 +38,9 @@ void ClientSession::drain() {
 }
 
 const config::Config& ClientSession::config() const {
-    return *(exchange_.snapshot ? exchange_.snapshot : worker_.snapshot())->config;
+    // Between exchanges (no buffers) the worker's current snapshot applies.
+    const bool in_exchange = buffers_ && buffers_->exchange.snapshot;
+    return *(in_exchange ? buffers_->exchange.snapshot : worker_.snapshot())->config;
 }
 
 void ClientSession::start() {
@@ -87,14 +89,14 @@ void ClientSession::check_deadlines(Clock::time_point now) {
         error_code ignored;
         socket_.cancel(ignored);
     }
-    if (now >= response_deadline_ && response_.reading() && !exchange_.response_started) {
+    if (now >= response_deadline_ && response_.reading() && !exchange().response_started) {
         response_deadline_ = kNoDeadline;
         response_.note_timeout();
         discard_upstream_socket();  // completes the pending read
     }
     if (now >= upstream_deadline_ && upstream_) {
         upstream_deadline_ = kNoDeadline;
-        if (exchange_.connecting) exchange_.connect_timed_out = true;
+        if (exchange().connecting) exchange().connect_timed_out = true;
         discard_upstream_socket();  // a connect or a body transfer that stalled
     }
     if (now >= expect_deadline_) {
@@ -113,19 +115,13 @@ void ClientSession::discard_upstream_socket() {
 // ---------------------------------------------------------------- request head
 
 void ClientSession::do_read_head() {
-    // One assignment resets every per-exchange field; the strings keep their capacity.
-    const auto seq = exchange_.seq + 1;
-    exchange_ = Exchange{};
-    exchange_.seq = seq;
-    exchange_.started = Clock::now();
-    if (buffers_) buffers_->text.clear();
-    body_.reset();
-    response_.reset();
+    ++exchange_seq_;
+    if (buffers_) reset_exchange();  // a pipelined request: the buffers stay, their state starts over
     write_deadline_ = response_deadline_ = upstream_deadline_ = expect_deadline_ = kNoDeadline;
     upstream_.reset();
     if (worker_.draining()) {
         // Shutting down: the exchange that just ended was the last on this connection.
-        exchange_.access_logged = true;
+        if (buffers_) exchange().access_logged = true;
         return do_close();
     }
     if (client_buffer_.size() != 0) {
@@ -217,7 +213,7 @@ void ClientSession::parse_head() {
 }
 
 void ClientSession::on_head(const http::RequestHead& head) {
-    auto& x = exchange_;
+    auto& x = exchange();
     x.snapshot = worker_.snapshot();
     const auto& config = *x.snapshot->config;
     x.started = Clock::now();
@@ -270,9 +266,26 @@ void ClientSession::on_head(const http::RequestHead& head) {
     do_acquire_upstream(-1);
 }
 
-std::uint64_t ClientSession::microseconds_since_start() const {
+void ClientSession::reset_exchange() {
+    auto& b = *buffers_;
+    b.exchange = Exchange{};
+    b.exchange.started = Clock::now();
+    b.text.clear();
+    b.body = RequestBodyPump::State{};
+    b.relay = ResponseRelay::State{};
+}
+
+ExchangeBuffers& ClientSession::buffers() {
+    if (!buffers_) {
+        buffers_ = worker_.lend();
+        reset_exchange();
+    }
+    return *buffers_;
+}
+
+std::uint64_t ClientSession::microseconds_since_start() {
     return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - exchange_.started).count());
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - exchange().started).count());
 }
 
 }  // namespace canaryd::io

@@ -70,7 +70,7 @@ private:
     void do_connect(std::uint32_t endpoint_id);
     void on_connect(error_code ec);
     void do_send_head();
-    bool may_replay(error_code ec) const;
+    bool may_replay(error_code ec);
     void replay_on_fresh_connection();
     // Upgrade tunnel after a real 101 (tunnel.cpp).
     void start_tunnel();
@@ -95,14 +95,13 @@ private:
     void discard_upstream_socket();  // closes it, leaving the pending handlers to clean up
     void report_upstream_failure();
     const config::Config& config() const;
-    // The exchange's buffers, borrowed from the worker on first use.
-    ExchangeBuffers& buffers() {
-        if (!buffers_) buffers_ = worker_.lend();
-        return *buffers_;
-    }
+    // The exchange's state and buffers, borrowed from the worker on first use (fresh).
+    ExchangeBuffers& buffers();
+    void reset_exchange();
+    Exchange& exchange() { return buffers().exchange; }
     ExchangeText& text() { return buffers().text; }
-    http::HeadParse& head_parse() { return buffers().request; }
-    std::uint64_t microseconds_since_start() const;
+    http::HeadParse& head_parse() { return buffers().request_head; }
+    std::uint64_t microseconds_since_start();
 
     // Client I/O goes through TLS when the listener has it, straight to the socket if not.
     template <class Buffers, class Handler>
@@ -165,8 +164,8 @@ private:
     bool lingering_ = false;
     std::size_t linger_bytes_ = 0;
 
-    Exchange exchange_;  // the exchange in progress, reset by assignment per request
-    std::unique_ptr<ExchangeBuffers> buffers_;  // lent by the worker while not idle
+    std::uint64_t exchange_seq_ = 0;  // tells late completions of an earlier exchange apart
+    std::unique_ptr<ExchangeBuffers> buffers_;  // the exchange in progress; lent by the worker, none while idle
     std::shared_ptr<UpstreamConnection> upstream_;
     RequestBodyPump body_{*this};
     ResponseRelay response_{*this};

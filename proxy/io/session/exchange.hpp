@@ -1,6 +1,6 @@
 // The state of one request/response exchange on a client connection. Everything here is
-// reset by one assignment when the next request head is awaited, so no field of an earlier
-// exchange (pipelined or keep-alive) leaks into the next one.
+// reset by assignment when the next exchange starts, so no field of an earlier exchange
+// (pipelined or keep-alive) leaks into the next one.
 #pragma once
 
 #include "core/analysis/recorder.hpp"
@@ -9,6 +9,8 @@
 #include "core/http/response_parser.hpp"
 #include "core/routing/split.hpp"
 #include "io/control/snapshot.hpp"
+#include "io/session/request_body_pump.hpp"
+#include "io/session/response_relay.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -18,7 +20,6 @@
 namespace canaryd::io {
 
 struct Exchange {
-    std::uint64_t seq = 0;  // tells late completions of an earlier exchange apart
     std::chrono::steady_clock::time_point started{};
 
     // The snapshot is taken once per request and kept to the exchange's end.
@@ -77,14 +78,18 @@ struct ExchangeText {
     }
 };
 
-// The buffers an exchange works in: its text and the parsed request and response heads
-// (their field vectors). Lent by the worker for the length of an exchange and handed back
-// when the connection goes idle, so an idle keep-alive connection holds none of them while
-// busy ones still reuse capacity instead of allocating per request.
+// Everything an exchange works in: its state, its text, the parsed request and response
+// heads (their field vectors) and the progress of the body pump and the response relay.
+// Lent by the worker for the length of an exchange and handed back when the connection goes
+// idle, so an idle keep-alive connection holds none of it, while busy connections still
+// reuse capacity instead of allocating per request.
 struct ExchangeBuffers {
+    Exchange exchange;
     ExchangeText text;
-    http::HeadParse request;
-    http::ResponseParse response;
+    http::HeadParse request_head;
+    http::ResponseParse response_head;
+    RequestBodyPump::State body;
+    ResponseRelay::State relay;
 };
 
 }  // namespace canaryd::io

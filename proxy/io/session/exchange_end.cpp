@@ -19,7 +19,7 @@ using namespace session_detail;
 
 void ClientSession::end_exchange() {
     if (closed_) return;
-    auto& x = exchange_;
+    auto& x = exchange();
     response_deadline_ = kNoDeadline;
     expect_deadline_ = kNoDeadline;
     const bool upstream_reusable = upstream_ && !x.failed && x.response_complete && response_.upstream_keep_alive() &&
@@ -44,7 +44,7 @@ void ClientSession::end_exchange() {
 
 void ClientSession::fail_exchange(unsigned status, std::string detail,
                                   std::optional<analysis::ErrorKind> upstream_error) {
-    auto& x = exchange_;
+    auto& x = exchange();
     if (x.failed || closed_) return;
     if (upstream_error) record_error(status, *upstream_error);
     else record_abandoned();  // the client's fault (408, 413, bad chunk): not the version's
@@ -58,7 +58,7 @@ void ClientSession::fail_exchange(unsigned status, std::string detail,
 }
 
 void ClientSession::send_error(unsigned status, std::string_view detail, bool force_close) {
-    auto& x = exchange_;
+    auto& x = exchange();
     if (closed_) return;
     if (x.response_started || client_write_pending_) return abort();
     x.response_started = true;
@@ -68,8 +68,8 @@ void ClientSession::send_error(unsigned status, std::string_view detail, bool fo
     text().error.clear();
     http::append_error_response(text().error, status, detail, x.client_version, x.response_keep_alive, text().request_id);
     write_to_client(asio::buffer(text().error), [](ClientSession& self) {
-        self.exchange_.failed = true;
-        self.write_access_log(self.exchange_.error_response_status, false);
+        self.exchange().failed = true;
+        self.write_access_log(self.exchange().error_response_status, false);
         self.end_exchange();
     });
 }
@@ -84,7 +84,7 @@ void ClientSession::discard_upstream() {
 }
 
 void ClientSession::report_upstream_failure() {
-    const auto& x = exchange_;
+    const auto& x = exchange();
     if (!x.route) return;
     const auto& ids = x.route->versions[static_cast<std::size_t>(x.role)].endpoint_ids;
     if (worker_.health().report_failure(x.endpoint_id, ids, Clock::now())) {
@@ -121,7 +121,7 @@ void ClientSession::do_linger_read() {
 }
 
 void ClientSession::record_response() {
-    auto& x = exchange_;
+    auto& x = exchange();
     if (!x.recorder) return;
     const auto& statuses = x.snapshot->config->defaults.signals.failure_statuses;
     x.recorder->finish(x.final_status, x.latency_us, analysis::is_failure(x.final_status, false, statuses), std::nullopt);
@@ -129,19 +129,19 @@ void ClientSession::record_response() {
 }
 
 void ClientSession::record_error(unsigned status, analysis::ErrorKind kind) {
-    if (!exchange_.recorder) return;
-    exchange_.recorder->finish(status, microseconds_since_start(), true, kind);
-    exchange_.recorder = nullptr;
+    if (!exchange().recorder) return;
+    exchange().recorder->finish(status, microseconds_since_start(), true, kind);
+    exchange().recorder = nullptr;
 }
 
 void ClientSession::record_abandoned() {
-    if (!exchange_.recorder) return;
-    exchange_.recorder->abandon();
-    exchange_.recorder = nullptr;
+    if (!exchange().recorder) return;
+    exchange().recorder->abandon();
+    exchange().recorder = nullptr;
 }
 
 void ClientSession::write_access_log(unsigned status, bool from_upstream) {
-    auto& x = exchange_;
+    auto& x = exchange();
     if (x.access_logged) return;
     x.access_logged = true;
     AccessLog* log = worker_.access_log();
@@ -166,10 +166,13 @@ void ClientSession::write_access_log(unsigned status, bool from_upstream) {
 
 void ClientSession::abort() {
     if (closed_) return;
-    if (!exchange_.response_complete) write_access_log(0, false);
-    record_abandoned();
+    // No buffers: the connection was between exchanges, nothing to log or record.
+    if (buffers_) {
+        if (!exchange().response_complete) write_access_log(0, false);
+        record_abandoned();
+        exchange().failed = true;
+    }
     closed_ = true;
-    exchange_.failed = true;
     discard_upstream();
     read_deadline_ = kNoDeadline;
     write_deadline_ = kNoDeadline;

@@ -30,29 +30,7 @@ public:
         abandoned,         // the upstream answered first; the rest is never sent
     };
 
-    explicit RequestBodyPump(ClientSession& session) : session_(session) {}
-
-    // A new exchange: forget the last one's progress.
-    void reset() { state_ = State{}; }
-    // The request head is in: its framing decides whether there is a body.
-    void begin(const http::RequestHead& head);
-    // The head is upstream: relay the body now, or first wait for 100 (Expect).
-    void after_head_sent();
-    // A 100 went to the client (the upstream's or canaryd's own): the client now sends the body.
-    void on_continue();
-    // A final response arrived first: a body not yet started is never sent (RFC 9110 §10.1.1).
-    void abandon_unsent();
-    // Continue after an interruption (the exchange may have ended meanwhile).
-    void pump();
-
-    Stage stage() const { return state_.stage; }
-    bool complete() const { return state_.stage == Stage::none || state_.stage == Stage::done; }
-    bool busy() const { return state_.op_pending; }  // a read or write is in flight
-    bool replayable() const { return state_.stage == Stage::none; }
-    // A pending read that outlives the exchange drains the client instead (lingering close).
-    void on_read_done(boost::system::error_code ec, std::size_t bytes);
-
-private:
+    // Its progress within one exchange (kept in the exchange's lent buffers).
     struct State {
         Stage stage = Stage::none;
         bool chunked = false;
@@ -68,13 +46,35 @@ private:
         std::size_t chunk_header_size = 0;
     };
 
+    explicit RequestBodyPump(ClientSession& session) : session_(session) {}
+
+    // The request head is in: its framing decides whether there is a body.
+    void begin(const http::RequestHead& head);
+    // The head is upstream: relay the body now, or first wait for 100 (Expect).
+    void after_head_sent();
+    // A 100 went to the client (the upstream's or canaryd's own): the client now sends the body.
+    void on_continue();
+    // A final response arrived first: a body not yet started is never sent (RFC 9110 §10.1.1).
+    void abandon_unsent();
+    // Continue after an interruption (the exchange may have ended meanwhile).
+    void pump();
+
+    Stage stage() const { return state().stage; }
+    bool complete() const { return state().stage == Stage::none || state().stage == Stage::done; }
+    bool busy() const { return state().op_pending; }  // a read or write is in flight
+    bool replayable() const { return state().stage == Stage::none; }
+    // A pending read that outlives the exchange drains the client instead (lingering close).
+    void on_read_done(boost::system::error_code ec, std::size_t bytes);
+
+private:
     void read();
     void write(std::string_view data, std::size_t consume, bool chunk_framed, bool last);
     void on_written(boost::system::error_code ec);
     void stopped();
 
+    State& state() const;
+
     ClientSession& session_;
-    State state_;
 };
 
 }  // namespace canaryd::io

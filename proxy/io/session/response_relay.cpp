@@ -17,10 +17,12 @@ namespace canaryd::io {
 namespace asio = boost::asio;
 using namespace session_detail;
 
-http::ResponseParse& ResponseRelay::parse() { return session_.buffers().response; }
+http::ResponseParse& ResponseRelay::parse() { return session_.buffers().response_head; }
+
+ResponseRelay::State& ResponseRelay::state() const { return session_.buffers().relay; }
 
 void ResponseRelay::start() {
-    state_.op_pending = true;
+    state().op_pending = true;
     read_header();
 }
 
@@ -36,24 +38,24 @@ void ResponseRelay::read_header() {
 
 void ResponseRelay::read_bytes() {
     auto& s = session_;
-    state_.op_pending = true;
+    state().op_pending = true;
     // Small reads for a head (most responses fit in one), large ones for a body in flow.
     s.upstream_->socket.async_read_some(
-        s.upstream_->buffer.prepare(state_.head_parsed ? kUpstreamReadChunk : kHeadReadChunk),
-        [self = s.shared_from_this(), keep = s.upstream_, seq = s.exchange_.seq](error_code ec, std::size_t n) {
-            if (seq == self->exchange_.seq) self->response_.on_bytes(ec, n);
+        s.upstream_->buffer.prepare(state().head_parsed ? kUpstreamReadChunk : kHeadReadChunk),
+        [self = s.shared_from_this(), keep = s.upstream_, seq = s.exchange_seq_](error_code ec, std::size_t n) {
+            if (seq == self->exchange_seq_) self->response_.on_bytes(ec, n);
         });
 }
 
 void ResponseRelay::on_bytes(error_code ec, std::size_t bytes) {
     auto& s = session_;
-    state_.op_pending = false;
+    state().op_pending = false;
     s.upstream_deadline_ = ClientSession::kNoDeadline;
-    if (s.closed_ || s.exchange_.failed) return;
+    if (s.closed_ || s.exchange().failed) return;
     if (!ec) s.upstream_->buffer.commit(bytes);
-    if (!state_.head_parsed) {
+    if (!state().head_parsed) {
         if (ec) {
-            if (state_.timed_out) {
+            if (state().timed_out) {
                 s.report_upstream_failure();
                 return s.fail_exchange(504, "upstream did not answer in time", analysis::ErrorKind::timeout);
             }
@@ -65,7 +67,7 @@ void ResponseRelay::on_bytes(error_code ec, std::size_t bytes) {
         return parse_head();
     }
     if (ec == asio::error::eof && parse().head.framing == http::ResponseFraming::until_close) {
-        state_.upstream_eof = true;  // the body ends here
+        state().upstream_eof = true;  // the body ends here
         return pump_body();
     }
     // The upstream failed mid-body. The client must see a broken response, never a short
@@ -77,18 +79,18 @@ void ResponseRelay::on_bytes(error_code ec, std::size_t bytes) {
 void ResponseRelay::broke_off(std::string detail, analysis::ErrorKind kind) {
     auto& s = session_;
     s.report_upstream_failure();
-    if (!state_.head_sent) {
-        s.exchange_.response_started = false;  // nothing reached the client: it can still get a 502
+    if (!state().head_sent) {
+        s.exchange().response_started = false;  // nothing reached the client: it can still get a 502
         return s.fail_exchange(502, std::move(detail), kind);
     }
-    s.record_error(s.exchange_.final_status, kind);
+    s.record_error(s.exchange().final_status, kind);
     s.abort();
 }
 
 void ResponseRelay::parse_head() {
     auto& s = session_;
     http::parse_response_head(buffer_view(s.upstream_->buffer), s.config().defaults.limits.header_bytes,
-                              s.exchange_.method_is_head, parse());
+                              s.exchange().method_is_head, parse());
     if (parse().state == http::HeadState::incomplete) {
         s.upstream_deadline_ = ClientSession::kNoDeadline;  // the header wait is governed by response_deadline_
         return read_bytes();
@@ -102,7 +104,7 @@ void ResponseRelay::parse_head() {
 
 void ResponseRelay::on_header() {
     auto& s = session_;
-    auto& x = s.exchange_;
+    auto& x = s.exchange();
     const auto& head = parse().head;
     const unsigned status = head.status;
     if (status == 101) {
@@ -112,7 +114,7 @@ void ResponseRelay::on_header() {
         s.response_deadline_ = ClientSession::kNoDeadline;
         x.latency_us = s.microseconds_since_start();
         x.final_status = 101;
-        state_.head_parsed = true;
+        state().head_parsed = true;
         return send_header();
     }
     if (status < 200) {
@@ -132,20 +134,20 @@ void ResponseRelay::on_header() {
         else if (answers_expectation) s.body_.on_continue();
         return read_header();
     }
-    state_.head_parsed = true;
+    state().head_parsed = true;
     on_final_header();
 }
 
 void ResponseRelay::on_final_header() {
     auto& s = session_;
-    s.exchange_.latency_us = s.microseconds_since_start();
-    s.exchange_.final_status = parse().head.status;
+    s.exchange().latency_us = s.microseconds_since_start();
+    s.exchange().final_status = parse().head.status;
     s.response_deadline_ = ClientSession::kNoDeadline;
     s.expect_deadline_ = ClientSession::kNoDeadline;
-    state_.upstream_keep_alive = parse().head.keep_alive;
+    state().upstream_keep_alive = parse().head.keep_alive;
     s.body_.abandon_unsent();
     if (s.client_write_pending_) {
-        state_.deferred = true;  // an interim response is still being written
+        state().deferred = true;  // an interim response is still being written
         return;
     }
     send_header();
@@ -155,9 +157,9 @@ void ResponseRelay::write_interim(std::string text, bool starts_body) {
     session_.text().interim = std::move(text);
     session_.write_to_client(asio::buffer(session_.text().interim), [starts_body](ClientSession& self) {
         auto& relay = self.response_;
-        if (starts_body && !self.exchange_.failed) self.body_.on_continue();
-        if (relay.state_.deferred && !self.exchange_.failed) {
-            relay.state_.deferred = false;
+        if (starts_body && !self.exchange().failed) self.body_.on_continue();
+        if (relay.state().deferred && !self.exchange().failed) {
+            relay.state().deferred = false;
             relay.send_header();
         }
     });
@@ -170,7 +172,7 @@ void ResponseRelay::start_expect_wait() {
 
 void ResponseRelay::on_expect_deadline() {
     auto& s = session_;
-    if (s.closed_ || s.exchange_.failed || s.body_.stage() != RequestBodyPump::Stage::waiting_continue) return;
+    if (s.closed_ || s.exchange().failed || s.body_.stage() != RequestBodyPump::Stage::waiting_continue) return;
     if (s.client_write_pending_) {
         // An interim response is on its way; look again at the next check.
         s.expect_deadline_ = ClientSession::Clock::now();
@@ -178,13 +180,13 @@ void ResponseRelay::on_expect_deadline() {
     }
     // The upstream did not say 100 in time (it may not know Expect): canaryd says it, once,
     // and relays the body; a later 100 from the upstream is not repeated.
-    s.exchange_.sent_continue = true;
+    s.exchange().sent_continue = true;
     write_interim(std::string(http::kContinueResponse), true);
 }
 
 void ResponseRelay::send_header() {
     auto& s = session_;
-    auto& x = s.exchange_;
+    auto& x = s.exchange();
     const auto& head = parse().head;
     const unsigned status = head.status;
     http::ClientHeadOptions options;
@@ -221,14 +223,14 @@ void ResponseRelay::send_header() {
         }
     }
     options.keep_alive = x.response_keep_alive;
-    state_.client_framing = options.framing;
+    state().client_framing = options.framing;
     s.text().client_head.clear();
     http::append_client_head(s.text().client_head, status, head.reason, head.fields, options);
     // The head is serialised: the upstream's head bytes (and the views into them) can go.
     s.upstream_->buffer.consume(head.head_bytes);
-    state_.remaining = head.framing == http::ResponseFraming::content_length ? head.content_length : 0;
-    if (head.framing == http::ResponseFraming::chunked) state_.decoder.emplace();
-    state_.head_sent = false;
+    state().remaining = head.framing == http::ResponseFraming::content_length ? head.content_length : 0;
+    if (head.framing == http::ResponseFraming::chunked) state().decoder.emplace();
+    state().head_sent = false;
     x.response_started = true;
     if (status == 101 || head.framing == http::ResponseFraming::none) return write({}, 0, true);
     pump_body();
@@ -240,17 +242,17 @@ void ResponseRelay::pump_body() {
     const std::string_view available = buffer_view(s.upstream_->buffer);
     switch (parse().head.framing) {
         case http::ResponseFraming::content_length: {
-            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(state_.remaining, available.size()));
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(state().remaining, available.size()));
             if (n == 0) break;
-            return write(available.substr(0, n), n, n == state_.remaining);
+            return write(available.substr(0, n), n, n == state().remaining);
         }
         case http::ResponseFraming::chunked: {
-            const auto step = state_.decoder->next(available);
+            const auto step = state().decoder->next(available);
             switch (step.status) {
                 case http::ChunkedDecoder::Status::data: return write(step.data, step.consumed, false);
                 case http::ChunkedDecoder::Status::done: return write({}, step.consumed, true);
                 case http::ChunkedDecoder::Status::error:
-                    return broke_off(std::string("invalid chunked upstream response: ") + state_.decoder->error(),
+                    return broke_off(std::string("invalid chunked upstream response: ") + state().decoder->error(),
                                      analysis::ErrorKind::invalid_response);
                 case http::ChunkedDecoder::Status::need_more:
                     s.upstream_->buffer.consume(step.consumed);
@@ -260,13 +262,13 @@ void ResponseRelay::pump_body() {
         }
         case http::ResponseFraming::until_close:
             if (!available.empty()) return write(available, available.size(), false);
-            if (state_.upstream_eof) return write({}, 0, true);
+            if (state().upstream_eof) return write({}, 0, true);
             break;
         case http::ResponseFraming::none: return write({}, 0, true);
     }
     // Nothing to relay yet. The head does not wait for the first body bytes (a stream may
     // start much later): send it alone, then read.
-    if (!state_.head_sent) return write({}, 0, false);
+    if (!state().head_sent) return write({}, 0, false);
     s.upstream_deadline_ = ClientSession::Clock::now() + s.config().defaults.timeouts.upstream_response;
     read_bytes();
 }
@@ -275,15 +277,15 @@ void ResponseRelay::write(std::string_view data, std::size_t consume, bool last)
     static constexpr std::string_view crlf = "\r\n";
     static constexpr std::string_view last_chunk = "0\r\n\r\n";
     auto& s = session_;
-    state_.write_consume = consume;
-    state_.body_last = last;
-    s.exchange_.bytes_out += data.size();
+    state().write_consume = consume;
+    state().body_last = last;
+    s.exchange().bytes_out += data.size();
     std::array<asio::const_buffer, 5> buffers{};
-    if (!state_.head_sent) buffers[0] = asio::buffer(s.text().client_head);
-    if (state_.client_framing == http::ClientFraming::chunked) {
+    if (!state().head_sent) buffers[0] = asio::buffer(s.text().client_head);
+    if (state().client_framing == http::ClientFraming::chunked) {
         if (!data.empty()) {
-            const auto n = std::snprintf(state_.chunk_header, sizeof state_.chunk_header, "%zx\r\n", data.size());
-            buffers[1] = asio::buffer(state_.chunk_header, static_cast<std::size_t>(n));
+            const auto n = std::snprintf(state().chunk_header, sizeof state().chunk_header, "%zx\r\n", data.size());
+            buffers[1] = asio::buffer(state().chunk_header, static_cast<std::size_t>(n));
             buffers[2] = asio::buffer(data.data(), data.size());
             buffers[3] = asio::buffer(crlf.data(), crlf.size());
         }
@@ -296,21 +298,21 @@ void ResponseRelay::write(std::string_view data, std::size_t consume, bool last)
 
 void ResponseRelay::on_written() {
     auto& s = session_;
-    state_.head_sent = true;
-    if (s.upstream_) s.upstream_->buffer.consume(state_.write_consume);
+    state().head_sent = true;
+    if (s.upstream_) s.upstream_->buffer.consume(state().write_consume);
     if (parse().head.framing == http::ResponseFraming::content_length)
-        state_.remaining -= std::min<std::uint64_t>(state_.remaining, state_.write_consume);
+        state().remaining -= std::min<std::uint64_t>(state().remaining, state().write_consume);
     if (parse().head.status == 101) return s.start_tunnel();
-    if (state_.body_last) return finished();
+    if (state().body_last) return finished();
     pump_body();
 }
 
 void ResponseRelay::finished() {
     auto& s = session_;
-    s.exchange_.response_complete = true;
+    s.exchange().response_complete = true;
     s.record_response();
-    s.write_access_log(s.exchange_.final_status, true);
-    s.worker_.health().report_success(s.exchange_.endpoint_id);
+    s.write_access_log(s.exchange().final_status, true);
+    s.worker_.health().report_success(s.exchange().endpoint_id);
     s.end_exchange();
 }
 

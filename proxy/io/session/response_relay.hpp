@@ -24,25 +24,7 @@ class ClientSession;
 
 class ResponseRelay {
 public:
-    explicit ResponseRelay(ClientSession& session) : session_(session) {}
-
-    // A new exchange: forget the last one's progress.
-    void reset() { state_ = State{}; }
-    // The request head is upstream: wait for the answer.
-    void start();
-    // The upstream_response timeout counts from the moment the upstream has the whole
-    // request (or is asked to say 100-continue), not from the first body byte.
-    void arm_deadline();
-    // Expect: 100-continue was sent upstream; canaryd says 100 itself if the upstream does not.
-    void start_expect_wait();
-    // The wait for the upstream's 100 is over (ClientSession::check_deadlines).
-    void on_expect_deadline();
-
-    bool reading() const { return state_.op_pending; }
-    void note_timeout() { state_.timed_out = true; }  // the header deadline passed
-    bool upstream_keep_alive() const { return state_.upstream_keep_alive; }
-
-private:
+    // Its progress within one exchange (kept in the exchange's lent buffers).
     struct State {
         std::optional<http::ChunkedDecoder> decoder;
         std::uint64_t remaining = 0;  // Content-Length responses
@@ -59,6 +41,23 @@ private:
         char chunk_header[24] = {};
     };
 
+    explicit ResponseRelay(ClientSession& session) : session_(session) {}
+
+    // The request head is upstream: wait for the answer.
+    void start();
+    // The upstream_response timeout counts from the moment the upstream has the whole
+    // request (or is asked to say 100-continue), not from the first body byte.
+    void arm_deadline();
+    // Expect: 100-continue was sent upstream; canaryd says 100 itself if the upstream does not.
+    void start_expect_wait();
+    // The wait for the upstream's 100 is over (ClientSession::check_deadlines).
+    void on_expect_deadline();
+
+    bool reading() const { return state().op_pending; }
+    void note_timeout() { state().timed_out = true; }  // the header deadline passed
+    bool upstream_keep_alive() const { return state().upstream_keep_alive; }
+
+private:
     void read_header();
     void read_bytes();
     void on_bytes(boost::system::error_code ec, std::size_t bytes);
@@ -77,8 +76,9 @@ private:
     // A broken upstream response: a 502 while nothing reached the client, else a cut connection.
     void broke_off(std::string detail, analysis::ErrorKind kind);
 
+    State& state() const;
+
     ClientSession& session_;
-    State state_;
 };
 
 }  // namespace canaryd::io

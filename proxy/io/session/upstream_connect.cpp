@@ -14,7 +14,7 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 
 void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
-    auto& x = exchange_;
+    auto& x = exchange();
     const auto& version = x.route->versions[static_cast<std::size_t>(x.role)];
     const auto route_index = static_cast<std::size_t>(x.route - x.snapshot->routes.data());
     const int id = worker_.health().pick(version.endpoint_ids, worker_.cursor(route_index, x.role), Clock::now(),
@@ -34,19 +34,19 @@ void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
 
 void ClientSession::do_connect(std::uint32_t endpoint_id) {
     upstream_ = worker_.pools().create(endpoint_id);
-    exchange_.connecting = true;
-    exchange_.connect_timed_out = false;
+    exchange().connecting = true;
+    exchange().connect_timed_out = false;
     upstream_deadline_ = Clock::now() + config().defaults.timeouts.connect;
     // Every upstream operation's handler holds the connection, so discarding it while an
     // operation is pending only closes the socket; the memory lives until the handler runs.
-    asio::async_connect(upstream_->socket, exchange_.snapshot->endpoints[endpoint_id].addresses,
+    asio::async_connect(upstream_->socket, exchange().snapshot->endpoints[endpoint_id].addresses,
                         [self = shared_from_this(), keep = upstream_](error_code ec, const tcp::endpoint&) {
                             self->on_connect(ec);
                         });
 }
 
 void ClientSession::on_connect(error_code ec) {
-    auto& x = exchange_;
+    auto& x = exchange();
     x.connecting = false;
     upstream_deadline_ = kNoDeadline;
     if (closed_ || x.failed) return;
@@ -68,7 +68,7 @@ void ClientSession::on_connect(error_code ec) {
 
 void ClientSession::do_send_head() {
     write_to_upstream(asio::buffer(text().upstream_head), [](ClientSession& self, error_code ec) {
-        if (self.exchange_.failed) return;
+        if (self.exchange().failed) return;
         if (ec) {
             if (self.may_replay(ec)) return self.replay_on_fresh_connection();
             self.report_upstream_failure();
@@ -80,20 +80,20 @@ void ClientSession::do_send_head() {
     });
 }
 
-bool ClientSession::may_replay(error_code ec) const {
+bool ClientSession::may_replay(error_code ec) {
     // A pooled connection that the upstream closed just as it was reused: the request is
     // replayed once on a new connection when it has no body (nothing of it is lost) and no
     // response byte arrived (HAProxy's retry-on-reused-connection rule).
-    if (exchange_.retried || !body_.replayable() || !upstream_ || upstream_->requests_served == 0) return false;
+    if (exchange().retried || !body_.replayable() || !upstream_ || upstream_->requests_served == 0) return false;
     return ec == asio::error::eof || ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
            ec == asio::error::broken_pipe;
 }
 
 void ClientSession::replay_on_fresh_connection() {
-    exchange_.retried = true;
+    exchange().retried = true;
     response_deadline_ = kNoDeadline;
     discard_upstream();
-    do_connect(exchange_.endpoint_id);
+    do_connect(exchange().endpoint_id);
 }
 
 }  // namespace canaryd::io
