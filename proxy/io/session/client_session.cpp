@@ -275,12 +275,9 @@ void ClientSession::reset_exchange() {
     b.relay = ResponseRelay::State{};
 }
 
-ExchangeBuffers& ClientSession::buffers() {
-    if (!buffers_) {
-        buffers_ = worker_.lend();
-        reset_exchange();
-    }
-    return *buffers_;
+void ClientSession::borrow_buffers() {
+    buffers_ = worker_.lend();
+    reset_exchange();
 }
 
 std::uint64_t ClientSession::microseconds_since_start() {

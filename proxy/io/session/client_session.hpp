@@ -96,7 +96,12 @@ private:
     void report_upstream_failure();
     const config::Config& config() const;
     // The exchange's state and buffers, borrowed from the worker on first use (fresh).
-    ExchangeBuffers& buffers();
+    // Inline: every step of an exchange goes through it.
+    ExchangeBuffers& buffers() {
+        if (!buffers_) borrow_buffers();
+        return *buffers_;
+    }
+    void borrow_buffers();
     void reset_exchange();
     Exchange& exchange() { return buffers().exchange; }
     ExchangeText& text() { return buffers().text; }

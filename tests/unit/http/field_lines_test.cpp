@@ -50,6 +50,18 @@ TEST_CASE("find_head_end: the empty line ends the head; a bare LF line ending is
     CHECK(find_head_end("GET / HTTP/1.1\r\nHost: h\r\n").end == std::string_view::npos);
     const auto bare = find_head_end("GET / HTTP/1.1\nHost: h\n\n");
     CHECK(bare.bare_line_ending);
+    // A bare CR anywhere in the head, and a bare LF after a proper first line.
+    CHECK(find_head_end("GET / HTTP/1.1\r\nHost: h\rX: 1\r\n\r\n").bare_line_ending);
+    CHECK(find_head_end("GET / HTTP/1.1\r\nHost: h\nX: 1\r\n\r\n").bare_line_ending);
+    CHECK(find_head_end("\nGET / HTTP/1.1\r\n\r\n").bare_line_ending);
+    // A CR as the last byte read so far may still be followed by its LF: not flagged yet.
+    const auto partial = find_head_end("GET / HTTP/1.1\r\nHost: h\r");
+    CHECK_FALSE(partial.bare_line_ending);
+    CHECK(partial.end == std::string_view::npos);
+    // Bytes after the head are the body's: a lone CR or LF there is not the head's business.
+    const auto with_body = find_head_end("GET / HTTP/1.1\r\n\r\n\r\n\nx\ry");
+    CHECK_FALSE(with_body.bare_line_ending);
+    CHECK(with_body.end == 18);
 }
 
 TEST_CASE("check_response_framing: only unambiguous framing is relayed (RFC 9112 §6.3)") {
