@@ -25,7 +25,6 @@ public:
           std::function<void()> stop);
 
     void begin(const char* signal_name, const config::Timeouts& timeouts);
-    bool draining() const { return draining_; }
     const bool& draining_flag() const { return draining_; }  // read by /readyz and /status
     void cancel();
 

@@ -16,19 +16,22 @@ ListenerSet::~ListenerSet() {
     stop();
 }
 
+Result<std::shared_ptr<boost::asio::ssl::context>> ListenerSet::tls_for(const config::Listener& listener_config) {
+    if (!listener_config.tls) return std::shared_ptr<boost::asio::ssl::context>();
+    auto context = make_tls_context(*listener_config.tls);
+    if (!context) return Error{"listener " + listener_config.address.to_string() + ": " + context.message()};
+    return context;
+}
+
 Result<std::shared_ptr<Listener>> ListenerSet::bind(const config::Listener& listener_config, const ResolvedNames& names) {
     const auto where = "listener " + listener_config.address.to_string() + ": ";
-    std::shared_ptr<boost::asio::ssl::context> tls;
-    if (listener_config.tls) {
-        auto context = make_tls_context(*listener_config.tls);
-        if (!context) return Error{where + context.message()};
-        tls = std::move(context).value();
-    }
+    auto tls = tls_for(listener_config);
+    if (!tls) return tls.error();
     const auto address = names.listeners.find(listener_config.address.to_string());
     if (address == names.listeners.end()) return Error{where + "cannot resolve the host"};
     auto listener = std::make_shared<Listener>(control_, workers_, listener_config);
     if (auto err = listener->open(address->second)) return Error{where + err.message(), err.value()};
-    listener->set_tls_context(std::move(tls));
+    listener->set_tls_context(std::move(tls).value());
     return listener;
 }
 
@@ -42,10 +45,10 @@ Status ListenerSet::stage(const std::vector<config::Listener>& configs, const Re
         if (same != open_.end()) {
             if (listener_config.tls) {
                 // Certificates are re-read on every reload (rotation without a restart).
-                auto tls = make_tls_context(*listener_config.tls);
+                auto tls = tls_for(listener_config);
                 if (!tls) {
                     drop_staged();
-                    return Error{"listener " + listener_config.address.to_string() + ": " + tls.message()};
+                    return tls.error();
                 }
                 rotated_.emplace_back(*same, std::move(tls).value());
             }

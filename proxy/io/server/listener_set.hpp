@@ -37,11 +37,11 @@ public:
     void stop();
 
     std::uint16_t port(std::size_t index) const;
-    std::size_t size() const { return open_.size(); }
-    const std::vector<std::shared_ptr<Listener>>& open() const { return open_; }
 
 private:
     Result<std::shared_ptr<Listener>> bind(const config::Listener& listener_config, const ResolvedNames& names);
+    // The listener's TLS context read from its files now (null without `tls:`).
+    static Result<std::shared_ptr<boost::asio::ssl::context>> tls_for(const config::Listener& listener_config);
     void drop_staged();
 
     boost::asio::io_context& control_;

@@ -16,12 +16,12 @@ using namespace session_detail;
 RequestBodyPump::State& RequestBodyPump::state() const { return session_.buffers().body; }
 
 void RequestBodyPump::begin(const http::RequestHead& head) {
-    state() = State{};
-    state().chunked = head.framing == http::BodyFraming::chunked;
-    state().expect_continue = head.expect_continue;
-    state().remaining = head.framing == http::BodyFraming::content_length ? head.content_length : 0;
-    state().stage = head.framing == http::BodyFraming::none ? Stage::none : Stage::pending;
-    if (state().chunked) state().decoder.emplace();
+    auto& s = state();  // fresh with each exchange (ClientSession::reset_exchange)
+    s.chunked = head.framing == http::BodyFraming::chunked;
+    s.expect_continue = head.expect_continue;
+    s.remaining = head.framing == http::BodyFraming::content_length ? head.content_length : 0;
+    s.stage = head.framing == http::BodyFraming::none ? Stage::none : Stage::pending;
+    if (s.chunked) s.decoder.emplace();
 }
 
 void RequestBodyPump::after_head_sent() {
