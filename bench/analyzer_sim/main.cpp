@@ -4,7 +4,8 @@
 // steps, sticky users) — and how fast it catches a real regression, from the start and
 // after hours of healthy traffic (SPEC §6). It reports figures; it asserts nothing.
 //
-//   build/bench/analyzer_sim [--quick]      (--quick: few runs, a smoke check of every row)
+//   build/bench/analyzer_sim [--quick] [--section healthy|errors|latency]
+//   (--quick: few runs, a smoke check of every row; --section: that section alone)
 //
 // Each simulated second calls observe_second() and evaluate() exactly as the running proxy
 // does once a second (traffic_model.hpp). Next to every detection delay the bench prints
@@ -458,18 +459,27 @@ void weight_visibility() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    g_quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    const char* only = nullptr;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--quick") == 0) g_quick = true;
+        else if (std::strcmp(argv[i], "--section") == 0 && i + 1 < argc) only = argv[++i];
+        else {
+            std::fprintf(stderr, "usage: analyzer_sim [--quick] [--section healthy|errors|latency]\n");
+            return 2;
+        }
+    }
     const auto started = std::chrono::steady_clock::now();
     std::printf("canaryd analyzer simulation (seeded; confidence 0.99; %s)\n", g_quick ? "--quick: few runs" : "full");
-    auto timed = [](void (*section)()) {
+    auto timed = [only](const char* name, void (*section)()) {
+        if (only && std::strcmp(only, name) != 0) return;
         const auto t0 = std::chrono::steady_clock::now();
         section();
         std::printf("  (%.0f s)\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     };
-    timed(healthy_section);
-    timed(error_section);
-    timed(latency_section);
-    weight_visibility();
+    timed("healthy", healthy_section);
+    timed("errors", error_section);
+    timed("latency", latency_section);
+    if (!only) weight_visibility();
     std::printf("(simulation took %.0f s)\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return 0;

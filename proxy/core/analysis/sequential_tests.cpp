@@ -91,23 +91,21 @@ ShareTest::ShareTest(Schedule schedule) : schedule_(schedule) {
 }
 
 void ShareTest::reset() {
-    sets_.clear();
+    for (auto& chain : chains_) chain = Chain{};
     blocks_ = 0;
     informative_ = 0;
-    last_start_ = 0;
-    restarts_in_horizon_ = 0;
 }
 
-double ShareTest::freshest_debt() const {
-    if (sets_.empty()) return 0;
-    return -sets_.back().log_wealth[kDebtReference];
+bool ShareTest::restart_due(const Chain& chain) const {
+    const std::uint64_t since = blocks_ - chain.last_start;
+    if (blocks_ == 0 || blocks_ % schedule_.horizon == 0 || since >= schedule_.max_restart) return true;
+    return since >= schedule_.min_restart && -chain.sets.back().log_wealth >= schedule_.restart_debt;
 }
 
-void ShareTest::start_set() {
+void ShareTest::start_set(Chain& chain) const {
     const std::uint64_t horizon = schedule_.horizon;
-    const bool first = blocks_ == 0;
     double weight = 0.5;
-    if (!first) {
+    if (blocks_ != 0) {
         // Restart k of horizon h = ceil(blocks / horizon) (the start forced at a boundary
         // closes the horizon it ends). Half of its weight is back-coverage — the time since
         // the previous start over the horizon; starts are forced at every boundary, so one
@@ -116,43 +114,39 @@ void ShareTest::start_set() {
         // heavy: a regression that starts a few seconds after the release pays little for
         // not having been there from the first block.
         const std::uint64_t horizon_index = (blocks_ - 1) / horizon;
-        const std::uint64_t previous_index = last_start_ == 0 ? 0 : (last_start_ - 1) / horizon;
-        if (horizon_index != previous_index) restarts_in_horizon_ = 0;
-        const double k = static_cast<double>(++restarts_in_horizon_);
-        const double covered = static_cast<double>(blocks_ - last_start_) / static_cast<double>(horizon);
+        const std::uint64_t previous_index = chain.last_start == 0 ? 0 : (chain.last_start - 1) / horizon;
+        if (horizon_index != previous_index) chain.restarts_in_horizon = 0;
+        const double k = static_cast<double>(++chain.restarts_in_horizon);
+        const double covered = static_cast<double>(blocks_ - chain.last_start) / static_cast<double>(horizon);
         const double budget = horizon_index == 0 ? 0.5 : 1.0;  // the release's set holds the other half
         weight = budget * (0.5 * covered + 0.5 / (k * (k + 1.0)));
     }
-    last_start_ = blocks_;
+    chain.last_start = blocks_;
     // Sets older than a horizon are superseded by younger ones; the release's first set
     // stays, so a small regression present from the start keeps all its evidence.
-    std::erase_if(sets_, [&](const BetSet& s) { return s.started != 0 && s.started + horizon <= blocks_; });
-    BetSet set;
-    set.started = blocks_;
-    set.log_weight = std::log(weight);
-    sets_.push_back(set);
+    std::erase_if(chain.sets, [&](const Chain::Set& s) { return s.started != 0 && s.started + horizon <= blocks_; });
+    chain.sets.push_back({blocks_, std::log(weight), 0.0});
 }
 
 void ShareTest::advance(const std::optional<BlockShare>& block) {
-    const std::uint64_t since = blocks_ - last_start_;
-    if (blocks_ == 0 || blocks_ % schedule_.horizon == 0 || since >= schedule_.max_restart ||
-        (since >= schedule_.min_restart && freshest_debt() >= schedule_.restart_debt))
-        start_set();
+    for (auto& chain : chains_)
+        if (restart_due(chain)) start_set(chain);
     ++blocks_;
     if (!block) return;
     ++informative_;
     const auto factors = ShareBets::log_factors(*block);
-    for (auto& set : sets_)
-        for (std::size_t j = 0; j < factors.size(); ++j) set.log_wealth[j] += factors[j];
+    for (std::size_t j = 0; j < factors.size(); ++j)
+        for (auto& set : chains_[j].sets) set.log_wealth += factors[j];
 }
 
 double ShareTest::log_evidence() const {
-    if (sets_.empty()) return std::log(0.5);  // before the first block: the release's set, untouched
+    // Before the first block: the release's sets, untouched, at half weight.
+    if (blocks_ == 0) return std::log(0.5);
+    // Each ratio's chain holds 1/kCount of the budget.
     const double log_count = std::log(static_cast<double>(ShareBets::kCount));
     std::vector<double> terms;
-    terms.reserve(sets_.size());
-    for (const auto& set : sets_)
-        terms.push_back(set.log_weight + log_sum_exp(set.log_wealth.data(), set.log_wealth.size()) - log_count);
+    for (const auto& chain : chains_)
+        for (const auto& set : chain.sets) terms.push_back(set.log_weight + set.log_wealth - log_count);
     return log_sum_exp(terms.data(), terms.size());
 }
 

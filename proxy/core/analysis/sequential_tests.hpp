@@ -23,11 +23,15 @@
 // budget goes to its restarts: the k-th restart of a horizon gets half of it for the time
 // since the restart before (Δ/horizon; a restart is forced at every horizon boundary, so
 // these add up to 1) and half as 1/(k(k+1)) (adding up to at most 1), so that a regression
-// starting soon after the release or a boundary pays little. Restarts are spaced by debt, not by the clock: a fresh set starts once
-// the freshest one's reference bet (ratio 20) has lost `restart_debt` nats to healthy
-// traffic (within [min_restart, max_restart] blocks). So the debt a regression must repay
-// is bounded at any traffic, and a route whose healthy traffic costs little — a quiet
-// route, or latency counts that agree closely — spends its budget on few, heavy restarts.
+// starting soon after the release or a boundary pays little. Every ratio of the grid keeps
+// its own chain of restarts, spaced by its own debt, not by the clock: a fresh set of that
+// ratio starts once the freshest one has lost `restart_debt` nats to healthy traffic
+// (within [min_restart, max_restart] blocks). A large ratio — the bet that catches a sharp
+// regression in seconds — loses fast on healthy traffic and restarts often, each restart
+// light; a small ratio — the bet on a slight regression that takes minutes to show — loses
+// slowly and restarts seldom, each restart heavy. So a slight late regression pays
+// about log(horizon / its own detection time), not log(horizon / 10 s), and the debt any
+// regression must repay is bounded at any traffic.
 // Hence P(false alarm within the first k horizons) <= k·α — for a rollout that ends
 // within one horizon, at most α. Sets older than a horizon are dropped (younger ones
 // supersede them), except the release's first.
@@ -76,7 +80,7 @@ struct ShareBets {
 class ShareTest {
 public:
     struct Schedule {
-        double restart_debt = 2.0;       // nats the freshest set's reference bet may lose before a restart
+        double restart_debt = 2.0;       // nats a ratio's freshest set may lose before it restarts
         std::uint32_t min_restart = 10;  // blocks
         std::uint32_t max_restart = 300; // blocks
         std::uint32_t horizon = 1800;    // blocks per error budget
@@ -95,22 +99,24 @@ public:
     void reset();
 
 private:
-    struct BetSet {
-        std::uint64_t started = 0;
-        double log_weight = 0;
-        std::array<double, ShareBets::kCount> log_wealth{};
+    // The bets at one rate ratio of the grid: the release's set and its restarts.
+    struct Chain {
+        struct Set {
+            std::uint64_t started = 0;
+            double log_weight = 0;
+            double log_wealth = 0;
+        };
+        std::vector<Set> sets;  // sets[0] is the release's
+        std::uint64_t last_start = 0;
+        std::uint64_t restarts_in_horizon = 0;  // in the horizon of the latest start
     };
-    void start_set();
-
-    double freshest_debt() const;
-    static constexpr std::size_t kDebtReference = 5;  // ShareBets::kRatios[5] == 20
+    void start_set(Chain& chain) const;
+    bool restart_due(const Chain& chain) const;
 
     Schedule schedule_;
-    std::vector<BetSet> sets_;  // sets_[0] is the release's first set
+    std::array<Chain, ShareBets::kCount> chains_;
     std::uint64_t blocks_ = 0;
     std::uint64_t informative_ = 0;
-    std::uint64_t last_start_ = 0;
-    std::uint64_t restarts_in_horizon_ = 0;  // in the horizon of the latest start
 };
 
 // log(sum_i exp(x_i)), computed without overflow; -inf for an empty range.
