@@ -100,7 +100,7 @@ TEST_CASE("clumped failures and a 3x slowdown of both versions do not roll back 
     CHECK(metrics.find("canaryd_rollbacks_total{") == std::string::npos);
 }
 
-TEST_CASE("a reload applies edited guardrails, keeps the unchanged ones and says which; dry_run never acts") {
+TEST_CASE("a reload applies edited guardrails, keeps the unchanged ones and says which, dry_run never acts") {
     std::atomic<bool> failing{false};
     Upstream stable("stable");
     Upstream canary("canary", [&failing](const http::request<http::string_body>&) {

@@ -134,7 +134,7 @@ TEST_CASE("an invalid file on SIGHUP leaves behaviour unchanged and logs every e
     CHECK(canary.requests() == 0);
 }
 
-TEST_CASE("a listener added by reload accepts; a removed endpoint gets no new requests and finishes its in-flight one") {
+TEST_CASE("a listener added by reload accepts, a removed endpoint gets no new requests and finishes its in-flight one") {
     std::atomic<int> old_served{0};
     Upstream old_endpoint(
         "old",
@@ -221,7 +221,7 @@ TEST_CASE("SIGTERM: in-flight requests complete, new connections are refused aft
     CHECK(log.find("\"event\":\"drained\"") != std::string::npos);
 }
 
-TEST_CASE("a second SIGTERM exits at once; the drain timeout bounds a stuck request") {
+TEST_CASE("a second SIGTERM exits at once, the drain timeout bounds a stuck request") {
     Upstream stuck("stuck", {}, [] { return std::chrono::milliseconds(8000); });
     const auto port = closed_port();
     const auto admin = closed_port();

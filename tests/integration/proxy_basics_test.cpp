@@ -24,7 +24,7 @@ Upstream::Handler echo_target() {
 
 }  // namespace
 
-TEST_CASE("forwards method, target, headers and body; adds forwarding headers") {
+TEST_CASE("forwards method, target, headers and body, adds forwarding headers") {
     Upstream stable("stable");
     Proxy proxy(one_route(stable));
     Client client(proxy.port());

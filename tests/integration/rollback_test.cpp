@@ -108,7 +108,7 @@ TEST_CASE("a canary that starts failing 5 % of requests is rolled back and then 
     CHECK(metrics.find("canaryd_rollbacks_total{guardrail=\"success_rate\",route=\"api\"} 1") != std::string::npos);
 }
 
-TEST_CASE("a rollback is latched across a reload of the same file; a new canary release starts over") {
+TEST_CASE("a rollback is latched across a reload of the same file, a new canary release starts over") {
     std::atomic<bool> failing{true};
     std::atomic<std::uint64_t> canary_served{0};
     Upstream stable("stable");

@@ -158,7 +158,7 @@ TEST_CASE("a large download streams to the client before the upstream has finish
     CHECK(checksum(response->body()) == checksum(body));
 }
 
-TEST_CASE("chunked responses stay chunked; close-delimited ones are re-framed and keep-alive survives") {
+TEST_CASE("chunked responses stay chunked, close-delimited ones are re-framed and keep-alive survives") {
     RawUpstream upstream([](RawConnection& c) {
         const auto head = c.read_head();
         if (head.find("/chunked") != std::string::npos) {

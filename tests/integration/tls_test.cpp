@@ -89,7 +89,7 @@ std::string tls_config(const Upstream& upstream, const std::string& cert, const 
 
 }  // namespace
 
-TEST_CASE("a TLS listener serves HTTPS with HTTP/1.1 by ALPN; the plain listener beside it still works") {
+TEST_CASE("a TLS listener serves HTTPS with HTTP/1.1 by ALPN, the plain listener beside it still works") {
     const auto cert = temp("a.crt");
     const auto key = temp("a.key");
     write_self_signed(cert, key, "first.test");

@@ -88,7 +88,7 @@ TEST_CASE("a garbage upstream response is a 502") {
     CHECK(response->result_int() == 502);
 }
 
-TEST_CASE("an endpoint that fails repeatedly is ejected; the others keep serving") {
+TEST_CASE("an endpoint that fails repeatedly is ejected, the others keep serving") {
     RawUpstream bad([](RawConnection& c) {
         c.read_head();
         c.close();  // accepts, then hangs up without a response

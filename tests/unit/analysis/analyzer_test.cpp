@@ -69,7 +69,7 @@ TEST_CASE("hold before min_requests per version, never pass or fail") {
     }
 }
 
-TEST_CASE("success_rate: a healthy canary passes; a worse one fails with values and statistic") {
+TEST_CASE("success_rate: a healthy canary passes, a worse one fails with values and statistic") {
     const auto analysis = analysis_with("        - {metric: success_rate, max_drop: 0}\n");
     {
         analysis::RouteAnalyzer analyzer(analysis);
@@ -116,7 +116,7 @@ TEST_CASE("success_rate with a margin, and an absolute minimum") {
     CHECK(e.first_failure()->guardrail == "success_rate");
 }
 
-TEST_CASE("latency: a 2x slower canary fails p50 and p99 ratio guardrails; an equal one passes") {
+TEST_CASE("latency: a 2x slower canary fails p50 and p99 ratio guardrails, an equal one passes") {
     for (const char* g : {"        - {metric: latency_p50, max_ratio: 1.25}\n", "        - {metric: latency_p99, max_ratio: 1.25}\n"}) {
         INFO(g);
         {
@@ -140,7 +140,7 @@ TEST_CASE("latency: an absolute bound") {
     CHECK(e.first_failure()->guardrail == "latency_p90");
 }
 
-TEST_CASE("cpu_per_request: missing samples hold; net of idle CPU; a bound must persist before it fails") {
+TEST_CASE("cpu_per_request: missing samples hold, net of idle CPU, a bound must persist before it fails") {
     const auto analysis = analysis_with("        - {metric: cpu_per_request, max_ratio: 1.5, for: 10s}\n", 10);
     // Backends: 0.05 idle cores per endpoint, the stable on two endpoints, the canary on one,
     // plus `cost` CPU-seconds per request.
@@ -181,7 +181,7 @@ TEST_CASE("cpu_per_request: missing samples hold; net of idle CPU; a bound must 
     CHECK(failed_at <= first_fit + 12);
 }
 
-TEST_CASE("memory: absolute bound, and ratio per endpoint; a missing sample resets persistence") {
+TEST_CASE("memory: absolute bound, and ratio per endpoint, a missing sample resets persistence") {
     analysis::RouteAnalyzer analyzer(analysis_with("        - {metric: memory, max_bytes: 100MiB, for: 5s}\n", 1));
     Traffic traffic;
     const analysis::BackendSample stable{0.1, 50e6, 1};
@@ -206,7 +206,7 @@ TEST_CASE("memory: absolute bound, and ratio per endpoint; a missing sample rese
     CHECK(ratio.evaluate(2, {0.1, 300e6, 3}, {0.1, 160e6, 1}).verdict == Verdict::fail);
 }
 
-TEST_CASE("the family: fail if any fails, else hold if any holds, else pass; reset forgets evidence") {
+TEST_CASE("the family: fail if any fails, else hold if any holds, else pass, reset forgets evidence") {
     analysis::RouteAnalyzer analyzer(analysis_with("        - {metric: success_rate, max_drop: 0}\n"
                                                    "        - {metric: memory, max_bytes: 1GiB}\n"));
     Traffic traffic;
@@ -251,7 +251,7 @@ analysis::SecondStats counts(std::uint64_t requests, std::uint64_t failures) {
 
 }  // namespace
 
-TEST_CASE("hold: no new request since the last evaluation; relative guardrails without stable traffic") {
+TEST_CASE("hold: no new request since the last evaluation, relative guardrails without stable traffic") {
     analysis::RouteAnalyzer analyzer(analysis_with("        - {metric: success_rate, max_drop: 0}\n"
                                                    "        - {metric: success_rate, min: 90}\n", 10));
     for (int t = 1; t <= 5; ++t) analyzer.observe_second(counts(90, 0), counts(10, 0));

@@ -88,7 +88,7 @@ TEST_CASE("ShareBets: likelihood ratios at the ends, neutral at the null share, 
     for (double f : ShareBets::log_factors({1.0, 0.0})) CHECK(f == 0.0);
 }
 
-TEST_CASE("ShareTest: neutral and empty blocks add no evidence; the start is the release's half weight") {
+TEST_CASE("ShareTest: neutral and empty blocks add no evidence, the start is the release's half weight") {
     ShareTest test;
     CHECK(test.log_evidence() == doctest::Approx(std::log(0.5)));
     for (int i = 0; i < 3600; ++i) test.advance(i % 2 ? std::optional<BlockShare>{} : BlockShare{0.1, 0.1});

@@ -45,7 +45,7 @@ TEST_CASE("parse_field_lines: each violation has its own error") {
     for (auto e : {FieldLinesError::obs_fold, FieldLinesError::bad_value}) CHECK(std::string(to_string(e)).size() > 3);
 }
 
-TEST_CASE("find_head_end: the empty line ends the head; a bare LF line ending is flagged") {
+TEST_CASE("find_head_end: the empty line ends the head, a bare LF line ending is flagged") {
     CHECK(find_head_end("GET / HTTP/1.1\r\nHost: h\r\n\r\nbody").end == 27);
     CHECK(find_head_end("GET / HTTP/1.1\r\nHost: h\r\n").end == std::string_view::npos);
     const auto bare = find_head_end("GET / HTTP/1.1\nHost: h\n\n");

@@ -84,7 +84,7 @@ TEST_CASE("operator actions") {
     CHECK(m.state().weight_bp == 10'000);
 }
 
-TEST_CASE("config reloads keep latches, pauses and steps; automatic states follow the file") {
+TEST_CASE("config reloads keep latches, pauses and steps, automatic states follow the file") {
     auto route = route_from("    canary_weight: 10\n");
     rollout::RolloutMachine steady(route, 0);
     auto edited = route_from("    canary_weight: 20\n");

@@ -76,7 +76,7 @@ TEST_CASE("route loop: 600 simulated seconds, steps advance on passes, a regress
     CHECK(announcements < 20);
 }
 
-TEST_CASE("route loop: steps without guardrails advance on time alone; each evaluation is a pass") {
+TEST_CASE("route loop: steps without guardrails advance on time alone, each evaluation is a pass") {
     auto loop = loop_for(route_from("    rollout: {steps: [{weight: 10, pause: 30s}, {weight: 100}]}\n"));
     std::mt19937_64 rng(1);
     std::string last_event;

@@ -172,7 +172,7 @@ TEST_CASE("sticky keys from a header or a cookie") {
     CHECK_FALSE(routing::find_cookie("ab=1", "a"));
 }
 
-TEST_CASE("decide: overrides, then the sticky bucket, then the random pick; hashing only when it matters") {
+TEST_CASE("decide: overrides, then the sticky bucket, then the random pick, hashing only when it matters") {
     config::Route route;
     route.name = "api";
     route.overrides = {{"x-canary", "always", Role::canary}, {"x-canary", "never", Role::stable}};
