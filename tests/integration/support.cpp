@@ -18,6 +18,20 @@ namespace canaryd::test {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// A test's YAML as the file the proxy reads: an admin listener at `admin_address` unless the test
+// chose one, and no config watch unless the test asks (tests that rewrite their file reload it
+// when they say, SIGHUP's path, not 300 ms later by the watch; config_watch_test covers it).
+std::string as_test_file(const std::string& yaml, const std::string& admin_address) {
+    const bool has_admin = yaml.starts_with("admin:") || yaml.find("\nadmin:") != std::string::npos;
+    std::string text = has_admin ? yaml : yaml + "admin: {address: " + admin_address + "}\n";
+    if (text.find("watch_config:") == std::string::npos) text += "watch_config: false\n";
+    return text;
+}
+
+}  // namespace
+
 Upstream::Upstream(std::string name, Handler handler, io::EmbeddedBackend::Delay delay) : name_(std::move(name)) {
     if (!handler) {
         handler = [name = name_](const http::request<http::string_body>&) {
@@ -69,8 +83,7 @@ Proxy::Proxy(const std::string& yaml, std::function<double()> clock) : Proxy(yam
 Proxy::Proxy(const std::string& yaml, std::uint64_t seed, std::function<double()> clock) {
     log::set_min_level(log::Level::error);
     // Tests run in parallel: the admin listener gets a free port unless the test chose one.
-    const bool has_admin = yaml.starts_with("admin:") || yaml.find("\nadmin:") != std::string::npos;
-    const std::string text = has_admin ? yaml : yaml + "admin: {address: 127.0.0.1:0}\n";
+    const std::string text = as_test_file(yaml, "127.0.0.1:0");
     static std::atomic<int> counter{0};
     config_path_ = "/tmp/canaryd-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter) + ".yaml";
     std::ofstream(config_path_) << text;
@@ -105,10 +118,8 @@ double metric_value(std::uint16_t admin_port, const std::string& series) {
 }  // namespace
 
 std::int64_t Proxy::reload(const std::string& yaml) {
-    const bool has_admin = yaml.starts_with("admin:") || yaml.find("\nadmin:") != std::string::npos;
     // Keep the admin port: a reload does not move the admin listener.
-    const std::string text =
-        has_admin ? yaml : yaml + "admin: {address: 127.0.0.1:" + std::to_string(app_->admin_port()) + "}\n";
+    const std::string text = as_test_file(yaml, "127.0.0.1:" + std::to_string(app_->admin_port()));
     const auto port = app_->admin_port();
     const auto before = admin_status(port).at("config_generation").as_int64();
     const std::string fail_series = "canaryd_config_reloads_total{result=\"fail\"}";

@@ -195,6 +195,8 @@ struct Route {
 
 struct Config {
     std::uint32_t threads = 0;  // 0 = one per core, resolved by the I/O layer
+    // Reload when the config file changes (SPEC §11), as well as on SIGHUP.
+    bool watch_config = true;
     std::vector<Listener> listeners;
     Admin admin;
     std::string state_file;

@@ -90,7 +90,7 @@ public:
     Config load(const YAML::Node& root) {
         Config config;
         MapFields top(reader_, root, "",
-                      {"threads", "listeners", "admin", "state_file", "access_log", "defaults", "routes"});
+                      {"threads", "listeners", "admin", "state_file", "access_log", "watch_config", "defaults", "routes"});
         if (!top.valid()) return config;
         if (auto n = top.get("threads"); n.IsDefined())
             config.threads = static_cast<std::uint32_t>(reader_.uint(n, "threads", 1, 1024).value_or(0));
@@ -100,6 +100,8 @@ public:
             config.state_file = reader_.non_empty_string(n, "state_file").value_or("");
         if (auto n = top.get("access_log"); n.IsDefined())
             config.access_log = reader_.non_empty_string(n, "access_log").value_or("");
+        if (auto n = top.get("watch_config"); n.IsDefined())
+            config.watch_config = reader_.boolean(n, "watch_config").value_or(true);
         if (auto n = top.get("defaults"); n.IsDefined()) load_defaults(n, config.defaults);
         load_routes(top.require("routes"), config);
         return config;

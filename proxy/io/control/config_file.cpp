@@ -7,8 +7,9 @@
 
 namespace canaryd::io {
 
-config::LoadResult load_config_file(const std::string& path) {
+config::LoadResult load_config_file(const std::string& path, std::string* text) {
     const auto file = read_file(path);
+    if (text) *text = file.ok() ? *file : std::string();
     if (!file.ok()) {
         config::LoadResult result;
         result.errors.push_back({1, 1, "", "cannot read the file: " + std::string(std::strerror(file.error().code))});

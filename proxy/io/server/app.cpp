@@ -5,6 +5,7 @@
 #include "io/admin/admin_server.hpp"
 #include "io/admin/process_admin.hpp"
 #include "io/control/config_file.hpp"
+#include "io/control/config_watch.hpp"
 #include "io/control/rollout_controller.hpp"
 #include "io/log/access_log_slot.hpp"
 #include "io/log/log.hpp"
@@ -106,6 +107,31 @@ void App::start() {
     if (config.state_file.empty())
         log::warn("no_state_file", {{"message", "state_file is not set: a rollback will not survive a restart"}});
     if (options_.handle_signals) watch_signals();
+    configure_watch(config);
+}
+
+void App::configure_watch(const config::Config& config) {
+    const bool wanted = config.watch_config && !options_.config_path.empty();
+    if (!wanted) {
+        if (config_watch_) {
+            log::info("config_watch_stopped", {{"path", options_.config_path}});
+            config_watch_->stop();
+        }
+        config_watch_.reset();
+        return;
+    }
+    if (config_watch_) return;
+    config_watch_ = std::make_shared<ConfigWatch>(control_, options_.config_path, [this] { reload_file(true); });
+    if (auto started = config_watch_->start(); !started) {
+        // SIGHUP still reloads; the operator learns why edits alone do not.
+        log::warn("config_watch_failed", {{"path", options_.config_path}, {"error", started.error().message}});
+        config_watch_->stop();
+        config_watch_.reset();
+        return;
+    }
+    boost::json::array directories;
+    for (const auto& d : config_watch_->directories()) directories.emplace_back(d);
+    log::info("config_watch", {{"path", options_.config_path}, {"directories", std::move(directories)}});
 }
 
 void App::start_admin(const config::Config& config) {
@@ -141,6 +167,7 @@ void App::close_inputs() {
     if (admin_) admin_->stop();
     if (listeners_) listeners_->stop();
     if (signals_) signals_->cancel();
+    if (config_watch_) config_watch_->stop();
     blocking_.stop();  // a queued reload is dropped
 }
 
@@ -189,14 +216,18 @@ void App::watch_signals() {
     });
 }
 
-void App::reload() {
+void App::reload_file(bool only_if_changed) {
     if (options_.config_path.empty()) {
         log::warn("reload_skipped", {{"reason", "no config file (demo mode)"}});
         return;
     }
     // One blocking-work thread: reloads are read, resolved and applied in the order asked.
-    asio::post(blocking_, [this, path = options_.config_path] {
-        auto loaded = load_config_file(path);
+    asio::post(blocking_, [this, only_if_changed, path = options_.config_path] {
+        std::string text;
+        auto loaded = load_config_file(path, &text);
+        // Saves and swaps that leave the text as it was reload nothing (a read failure does).
+        if (only_if_changed && !text.empty() && text == last_config_text_) return;
+        last_config_text_ = std::move(text);
         auto names = loaded.ok() ? resolve_names(*loaded.config) : ResolvedNames{};
         asio::post(control_, [this, loaded = std::move(loaded), names = std::move(names)]() mutable {
             finish_reload(std::move(loaded), names);
@@ -215,7 +246,9 @@ void App::finish_reload(config::LoadResult loaded, const ResolvedNames& names) {
     auto errors = apply_config(loaded.config, names);
     for (const auto& e : errors) log::error("reload_failed", {{"error", e}});
     metrics_->config_reloads.Add({{"result", errors.empty() ? "success" : "fail"}}).Increment();
-    if (errors.empty()) log::info("reloaded", {{"generation", generation_}});
+    if (!errors.empty()) return;
+    log::info("reloaded", {{"generation", generation_}});
+    configure_watch(*loaded.config);
 }
 
 std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config> config, const ResolvedNames& names) {

@@ -25,6 +25,7 @@ namespace canaryd::io {
 class AccessLogSlot;
 class AdminServer;
 class BackendSampler;
+class ConfigWatch;
 class Drain;
 class ListenerSet;
 class ProcessAdmin;
@@ -40,6 +41,7 @@ struct StartupError : std::runtime_error {
 
 struct AppOptions {
     std::string config_path;      // re-read on SIGHUP; empty: no reload source
+    std::string config_text;      // what the config was loaded from (the watch's first comparison)
     bool handle_signals = false;  // SIGHUP reloads, SIGTERM/SIGINT stop
     std::uint64_t seed = 0;       // 0: seed the workers' random sources from std::random_device
     // --demo: answers POST /demo?error_rate=PERCENT&latency_ms=MS (the canary's fault knobs).
@@ -68,7 +70,7 @@ public:
     }
     // Thread-safe: re-reads the config file, as SIGHUP does. The file is read and its names
     // resolved on the blocking-work thread; the result is applied on the control thread.
-    void reload();
+    void reload() { reload_file(false); }
 
     // Bound port of listeners[index] (useful with port 0).
     std::uint16_t listener_port(std::size_t index) const;
@@ -78,6 +80,11 @@ public:
 private:
     void start_admin(const config::Config& config);
     void watch_signals();
+    // `only_if_changed`: the config watch's reload, skipped when the file reads as it did at
+    // the last reload (a write that changed nothing, a burst already applied).
+    void reload_file(bool only_if_changed);
+    // Starts or stops the config file watch as `watch_config` says (start-up and reloads).
+    void configure_watch(const config::Config& config);
     // Applies a loaded and resolved config (control thread). Returns the errors, empty on success.
     std::vector<std::string> apply_config(std::shared_ptr<const config::Config> config, const ResolvedNames& names);
     void finish_reload(config::LoadResult loaded, const ResolvedNames& names);
@@ -95,6 +102,9 @@ private:
     // Blocking work (reading the config file, DNS) runs here, never on the control thread.
     boost::asio::thread_pool blocking_{1};
     std::optional<boost::asio::signal_set> signals_;
+    std::shared_ptr<ConfigWatch> config_watch_;
+    // The text in force; after start-up read and written on the blocking-work thread only.
+    std::string last_config_text_ = options_.config_text;
     EndpointRegistry endpoint_ids_;
     RuntimeRegistry runtimes_;
     SnapshotHolder snapshots_;

@@ -23,9 +23,9 @@ int check_config(const std::string& path) {
 }
 
 int run_proxy(const std::string& path) {
-    auto result = load_config_file(path);
-    if (!result.ok()) throw StartupError("invalid configuration:\n" + format_errors(path, result));
     AppOptions options;
+    auto result = load_config_file(path, &options.config_text);
+    if (!result.ok()) throw StartupError("invalid configuration:\n" + format_errors(path, result));
     options.config_path = path;
     options.handle_signals = true;
     App app(result.config, options);

@@ -32,6 +32,7 @@ TEST_CASE("a minimal config loads with documented defaults") {
     REQUIRE(result.ok());
     const Config& c = *result.config;
     CHECK(c.threads == 0);
+    CHECK(c.watch_config);
     CHECK(c.admin.address.host == "127.0.0.1");
     CHECK(c.admin.address.port == 9901);
     CHECK(c.defaults.timeouts.connect == Duration{1'000});
@@ -141,6 +142,13 @@ TEST_CASE("wrong types are errors at the value") {
     CHECK(m.line == 6);
     CHECK(m.column == 13);
     CHECK(m.message.find("expected a map") != std::string::npos);
+
+    auto w = only_error("watch_config: sometimes\n" + std::string(kMinimal));
+    CHECK(w.line == 1);
+    CHECK(w.path == "watch_config");
+    auto off = load_config("watch_config: false\n" + std::string(kMinimal));
+    REQUIRE(off.ok());
+    CHECK_FALSE(off.config->watch_config);
 }
 
 TEST_CASE("out-of-range values are errors") {
