@@ -33,18 +33,7 @@ std::string read(const fs::path& file) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A temporary directory, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char name[] = "/tmp/canaryd-watch-XXXXXX";
-        path = mkdtemp(name);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using test::TempDir;
 
 // canaryd in-process on the config file at `path` (which the test owns and edits).
 struct WatchedProxy {

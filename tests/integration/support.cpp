@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <unistd.h>
 
@@ -32,7 +33,9 @@ std::string as_test_file(const std::string& yaml, const std::string& admin_addre
 
 }  // namespace
 
-Upstream::Upstream(std::string name, Handler handler, io::EmbeddedBackend::Delay delay) : name_(std::move(name)) {
+Upstream::Upstream(std::string name, Handler handler, io::EmbeddedBackend::Delay delay, std::string host,
+                   std::uint16_t port)
+    : name_(std::move(name)), host_(std::move(host)) {
     if (!handler) {
         handler = [name = name_](const http::request<http::string_body>&) {
             http::response<http::string_body> response{http::status::ok, 11};
@@ -57,7 +60,7 @@ Upstream::Upstream(std::string name, Handler handler, io::EmbeddedBackend::Delay
         }
         return handler(request);
     };
-    backend_ = std::make_unique<io::EmbeddedBackend>(context_, 0, recording, std::move(delay));
+    backend_ = std::make_unique<io::EmbeddedBackend>(context_, port, recording, std::move(delay), host_);
     backend_->start();
     thread_ = std::thread([this] {
         auto guard = asio::make_work_guard(context_);
@@ -76,11 +79,22 @@ std::vector<RecordedRequest> Upstream::recorded() const {
     return recorded_;
 }
 
-Proxy::Proxy(const std::string& yaml, std::uint64_t seed) : Proxy(yaml, seed, nullptr) {}
+namespace {
 
-Proxy::Proxy(const std::string& yaml, std::function<double()> clock) : Proxy(yaml, 20261126, std::move(clock)) {}
+io::AppOptions seeded(std::uint64_t seed, std::function<double()> clock = {}) {
+    io::AppOptions options;
+    options.seed = seed;
+    options.clock = std::move(clock);
+    return options;
+}
 
-Proxy::Proxy(const std::string& yaml, std::uint64_t seed, std::function<double()> clock) {
+}  // namespace
+
+Proxy::Proxy(const std::string& yaml, std::uint64_t seed) : Proxy(yaml, seeded(seed)) {}
+
+Proxy::Proxy(const std::string& yaml, std::function<double()> clock) : Proxy(yaml, seeded(20261126, std::move(clock))) {}
+
+Proxy::Proxy(const std::string& yaml, io::AppOptions options) {
     log::set_min_level(log::Level::error);
     // Tests run in parallel: the admin listener gets a free port unless the test chose one.
     const std::string text = as_test_file(yaml, "127.0.0.1:0");
@@ -90,10 +104,7 @@ Proxy::Proxy(const std::string& yaml, std::uint64_t seed, std::function<double()
     auto loaded = config::load_config(text);
     for (const auto& e : loaded.errors) FAIL_CHECK(config::format_error("test.yaml", e));
     REQUIRE(loaded.ok());
-    io::AppOptions options;
-    options.seed = seed;
     options.config_path = config_path_;
-    options.clock = std::move(clock);
     app_ = std::make_unique<io::App>(loaded.config, options);
     app_->start();
     control_thread_ = std::thread([this] { app_->run(); });
@@ -191,6 +202,17 @@ http::response<http::string_body> Client::request(http::verb method, const std::
     if (method == http::verb::head) parser.skip(true);
     http::read(socket_, buffer_, parser);
     return parser.release();
+}
+
+TempDir::TempDir() {
+    char name[] = "/tmp/canaryd-test-XXXXXX";
+    REQUIRE(::mkdtemp(name) != nullptr);
+    path = name;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
 }
 
 std::uint16_t closed_port() {

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -43,17 +44,19 @@ struct RecordedRequest {
 class Upstream {
 public:
     using Handler = io::EmbeddedBackend::Handler;
-    explicit Upstream(std::string name, Handler handler = {}, io::EmbeddedBackend::Delay delay = {});
+    explicit Upstream(std::string name, Handler handler = {}, io::EmbeddedBackend::Delay delay = {},
+                      std::string host = "127.0.0.1", std::uint16_t port = 0);
     ~Upstream();
 
     std::uint16_t port() const { return backend_->port(); }
-    std::string address() const { return "127.0.0.1:" + std::to_string(port()); }
+    std::string address() const { return host_ + ":" + std::to_string(port()); }
     std::uint64_t connections() const { return backend_->connections_accepted(); }
     std::uint64_t requests() const { return backend_->requests_served(); }
     std::vector<RecordedRequest> recorded() const;
 
 private:
     std::string name_;
+    std::string host_;
     boost::asio::io_context context_{1};
     std::unique_ptr<io::EmbeddedBackend> backend_;
     mutable std::mutex mutex_;
@@ -68,6 +71,8 @@ public:
     explicit Proxy(const std::string& yaml, std::uint64_t seed = 20261126);
     // With the rollout's clock in the test's hands (AppOptions::clock).
     Proxy(const std::string& yaml, std::function<double()> clock);
+    // With options of the test's (a hosts file, a clock); the config path is the harness's.
+    Proxy(const std::string& yaml, io::AppOptions options);
     ~Proxy();
 
     std::uint16_t port(std::size_t listener = 0) const { return app_->listener_port(listener); }
@@ -77,8 +82,6 @@ public:
     std::int64_t reload(const std::string& yaml);
 
 private:
-    Proxy(const std::string& yaml, std::uint64_t seed, std::function<double()> clock);
-
     std::string config_path_;
     std::unique_ptr<io::App> app_;
     std::thread control_thread_;
@@ -119,6 +122,15 @@ private:
     boost::asio::io_context context_;
     tcp::socket socket_;
     boost::beast::flat_buffer buffer_;
+};
+
+// A temporary directory, removed with everything in it when destroyed.
+struct TempDir {
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::filesystem::path path;
 };
 
 // A port on 127.0.0.1 with nothing listening (bound once, then released).

@@ -21,6 +21,9 @@ boost::json::value version_json(const VersionStatus& v) {
     boost::json::object o;
     o["release"] = v.release;
     o["endpoints"] = v.endpoints;
+    boost::json::array addresses;
+    for (const auto& a : v.addresses) addresses.emplace_back(a);
+    o["addresses"] = std::move(addresses);
     o["requests"] = v.requests;
     o["success_rate"] = round_to(v.success_rate, 1e-6);
     o["latency_p50_ms"] = round_to(v.latency_p50_ms, 1e-3);

@@ -11,7 +11,8 @@ namespace canaryd::admin {
 
 struct VersionStatus {
     std::string release;
-    std::size_t endpoints = 0;
+    std::size_t endpoints = 0;           // members of the split: one per resolved address
+    std::vector<std::string> addresses;  // "10.0.0.7:8080", as resolved now (SPEC §11)
     // Over the signals window:
     std::uint64_t requests = 0;
     double success_rate = 1.0;

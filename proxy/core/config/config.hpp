@@ -87,6 +87,9 @@ struct Defaults {
     // When non-empty, responses carry this header naming the version that served
     // ("stable/v41", "canary/v42"). Off by default: it leaks release names to clients.
     std::string version_header;
+    // How often endpoint host names are resolved again (SPEC §11), so that Service DNS names
+    // follow pods as they come and go. Zero: only when a config loads.
+    Duration dns_refresh{5'000};
 };
 
 enum class Role : std::uint8_t { stable = 0, canary = 1 };

@@ -164,7 +164,8 @@ private:
     }
 
     void load_defaults(const YAML::Node& node, Defaults& defaults) {
-        MapFields fields(reader_, node, "defaults", {"signals", "timeouts", "limits", "upstream", "version_header"});
+        MapFields fields(reader_, node, "defaults", {"signals", "timeouts", "limits", "upstream", "version_header",
+                                                      "dns_refresh"});
         if (!fields.valid()) return;
         if (auto sig = fields.get("signals"); sig.IsDefined()) load_signal_settings(sig, defaults.signals);
         if (auto t = fields.get("timeouts"); t.IsDefined()) {
@@ -224,6 +225,8 @@ private:
             else if (name)
                 defaults.version_header = lower(*name);
         }
+        if (auto d = fields.get("dns_refresh"); d.IsDefined())
+            if (auto every = reader_.duration(d, "defaults.dns_refresh")) defaults.dns_refresh = *every;
     }
 
     void load_signal_settings(const YAML::Node& node, SignalsSettings& settings) {

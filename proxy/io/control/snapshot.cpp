@@ -1,7 +1,10 @@
 #include "io/control/snapshot.hpp"
 
+#include "io/control/name_resolver.hpp"
+
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
+
+#include <algorithm>
 
 namespace canaryd::io {
 
@@ -33,29 +36,19 @@ std::shared_ptr<rollout::RouteRuntime> RuntimeRegistry::find(const std::string& 
     return it == routes_.end() ? nullptr : it->second;
 }
 
-namespace {
-
-Result<std::vector<tcp::endpoint>> resolve(boost::asio::io_context& ioc, const config::HostPort& hp) {
-    boost::system::error_code ec;
-    auto address = boost::asio::ip::make_address(hp.host, ec);
-    if (!ec) return std::vector<tcp::endpoint>{tcp::endpoint(address, hp.port)};
-    tcp::resolver resolver(ioc);
-    auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
-    if (ec || results.empty()) return Error{"cannot resolve " + hp.to_string() + ": " + (ec ? ec.message() : "no addresses")};
-    std::vector<tcp::endpoint> out;
-    for (const auto& r : results) out.push_back(r.endpoint());
-    return out;
+std::string endpoint_text(const tcp::endpoint& e) {
+    const auto address = e.address().to_string();
+    const auto port = std::to_string(e.port());
+    return e.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
 }
 
-}  // namespace
-
-ResolvedNames resolve_names(const config::Config& config) {
+ResolvedNames resolve_names(const config::Config& config, const std::string& hosts_file) {
     boost::asio::io_context ioc;
     ResolvedNames names;
     for (const auto& listener : config.listeners) {
         const auto key = listener.address.to_string();
         if (names.listeners.contains(key)) continue;
-        auto addresses = resolve(ioc, listener.address);
+        auto addresses = resolve_host(ioc, listener.address, hosts_file);
         if (!addresses) names.errors.push_back("listener " + key + ": cannot resolve the host");
         else names.listeners.emplace(key, addresses->front());
     }
@@ -64,8 +57,11 @@ ResolvedNames resolve_names(const config::Config& config) {
             for (const auto& hp : version.endpoints) {
                 const auto key = hp.to_string();
                 if (names.endpoints.contains(key)) continue;
-                auto addresses = resolve(ioc, hp);
-                if (!addresses) names.errors.push_back("routes." + route.name + ": " + addresses.message());
+                auto addresses = resolve_host(ioc, hp, hosts_file);
+                if (!addresses) {
+                    names.errors.push_back("routes." + route.name + ": " + addresses.message());
+                    names.failed.emplace(key, addresses.message());
+                }
                 names.endpoints.emplace(key, addresses ? std::move(addresses).value() : std::vector<tcp::endpoint>{});
             }
         };
@@ -91,14 +87,17 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
         auto compile_version = [&](const config::Version& version, CompiledVersion& out) {
             out.config = &version;
             for (const auto& hp : version.endpoints) {
-                const std::string key = hp.to_string();
-                const auto id = endpoints.id_of(key);
-                out.endpoint_ids.push_back(id);
-                if (snapshot->endpoints.size() <= id) snapshot->endpoints.resize(id + 1);
-                auto& resolved = snapshot->endpoints[id];
-                if (resolved.key.empty()) {
-                    resolved.key = key;
-                    resolved.addresses = names.endpoints.at(key);
+                const std::string host = hp.to_string();
+                const bool literal = is_ip_literal(hp.host);
+                for (const auto& address : names.endpoints.at(host)) {
+                    std::string key = literal ? host : host + "@" + endpoint_text(address);
+                    const auto id = endpoints.id_of(key);
+                    if (std::find(out.endpoint_ids.begin(), out.endpoint_ids.end(), id) != out.endpoint_ids.end())
+                        continue;  // two names of one version that share an address: one member
+                    out.endpoint_ids.push_back(id);
+                    if (snapshot->endpoints.size() <= id) snapshot->endpoints.resize(id + 1);
+                    auto& resolved = snapshot->endpoints[id];
+                    if (resolved.key.empty()) resolved = ResolvedEndpoint{std::move(key), host, address};
                 }
             }
         };
@@ -110,9 +109,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
 }
 
 void SnapshotHolder::publish(std::shared_ptr<const Snapshot> snapshot) {
-    const auto generation = snapshot ? snapshot->generation : 0;
     current_.store(std::move(snapshot), std::memory_order_release);
-    generation_.store(generation, std::memory_order_release);
+    published_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 std::shared_ptr<const Snapshot> SnapshotHolder::load() const { return current_.load(std::memory_order_acquire); }

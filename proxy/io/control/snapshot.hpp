@@ -63,10 +63,17 @@ struct CompiledRoute {
     bool has_canary = false;
 };
 
+// One member of a version's split. A configured IP literal is one member; a host name is one
+// member per address it resolves to (as Envoy's strict DNS clusters), so every pod behind a
+// Service name gets its share, its pool and its own passive health.
 struct ResolvedEndpoint {
-    std::string key;  // "host:port"
-    std::vector<tcp::endpoint> addresses;
+    std::string key;   // "10.0.0.7:8080", or "api.prod.svc:8080@10.0.0.7:8080" for a name
+    std::string host;  // the configured "host:port" (the Host of a request that had none)
+    tcp::endpoint address;
 };
+
+// "10.0.0.7:8080", "[fd00::7]:8080".
+std::string endpoint_text(const tcp::endpoint& e);
 
 struct Snapshot {
     std::uint64_t generation = 0;
@@ -78,15 +85,17 @@ struct Snapshot {
     explicit Snapshot(std::shared_ptr<const config::Config> c) : config(c), table(std::move(c)) {}
 };
 
-// Every host name a config uses, resolved. Blocking (getaddrinfo): run it off the I/O and
-// control threads (App resolves a reload on its own blocking-work thread), so that a slow
-// DNS server never holds up requests, /healthz or the analysis tick.
+// Every host name a config uses, resolved (name_resolver.hpp; `hosts_file` empty: the system
+// resolver). Blocking: run it off the I/O and control threads (App resolves on its own
+// blocking-work thread), so that a slow DNS server never holds up requests, /healthz or the
+// analysis tick.
 struct ResolvedNames {
     std::map<std::string, tcp::endpoint, std::less<>> listeners;               // by "host:port"
     std::map<std::string, std::vector<tcp::endpoint>, std::less<>> endpoints;  // by "host:port"
-    std::vector<std::string> errors;  // e.g. a host name that does not resolve
+    std::map<std::string, std::string, std::less<>> failed;  // endpoint "host:port" -> why not
+    std::vector<std::string> errors;  // for the operator, e.g. a host name that does not resolve
 };
-ResolvedNames resolve_names(const config::Config& config);
+ResolvedNames resolve_names(const config::Config& config, const std::string& hosts_file);
 
 // Compiles the snapshot from names resolved without errors (fast: no I/O) and links
 // runtime state.
@@ -94,17 +103,18 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
                              const ResolvedNames& names, EndpointRegistry& endpoints, RuntimeRegistry& runtimes);
 
 // The current snapshot, swapped atomically. Workers keep a cached copy and refresh it when
-// the generation changes, so the hot path reads one relaxed atomic instead of taking the
-// shared_ptr's lock on every request.
+// the publish count changes, so the hot path reads one atomic instead of taking the
+// shared_ptr's lock on every request. The count, not the config generation: a DNS refresh
+// publishes a new snapshot of the same config.
 class SnapshotHolder {
 public:
     void publish(std::shared_ptr<const Snapshot> snapshot);
     std::shared_ptr<const Snapshot> load() const;
-    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    std::uint64_t published() const { return published_.load(std::memory_order_acquire); }
 
 private:
     std::atomic<std::shared_ptr<const Snapshot>> current_;
-    std::atomic<std::uint64_t> generation_{0};
+    std::atomic<std::uint64_t> published_{0};
 };
 
 class SnapshotCache {
@@ -112,9 +122,10 @@ public:
     explicit SnapshotCache(const SnapshotHolder& holder) : holder_(holder) {}
 
     const std::shared_ptr<const Snapshot>& get() {
-        if (holder_.generation() != cached_generation_ || !cached_) {
+        // Read the count first: a publish that lands in between is seen on the next call.
+        if (const auto published = holder_.published(); published != cached_published_ || !cached_) {
+            cached_published_ = published;
             cached_ = holder_.load();
-            cached_generation_ = cached_ ? cached_->generation : 0;
         }
         return cached_;
     }
@@ -122,7 +133,7 @@ public:
 private:
     const SnapshotHolder& holder_;
     std::shared_ptr<const Snapshot> cached_;
-    std::uint64_t cached_generation_ = 0;
+    std::uint64_t cached_published_ = 0;
 };
 
 }  // namespace canaryd::io

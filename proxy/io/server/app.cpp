@@ -6,6 +6,7 @@
 #include "io/admin/process_admin.hpp"
 #include "io/control/config_file.hpp"
 #include "io/control/config_watch.hpp"
+#include "io/control/dns_refresh.hpp"
 #include "io/control/rollout_controller.hpp"
 #include "io/log/access_log_slot.hpp"
 #include "io/log/log.hpp"
@@ -64,7 +65,7 @@ void App::start() {
     const unsigned threads = config.threads != 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
     runtimes_.set_workers(threads);
     // Start-up may block on DNS: nothing is served yet.
-    const auto names = resolve_names(config);
+    const auto names = resolve_names(config, options_.hosts_file);
     if (!names.errors.empty()) {
         std::string message = "cannot start:";
         for (const auto& e : names.errors) message += "\n  " + e;
@@ -108,6 +109,9 @@ void App::start() {
         log::warn("no_state_file", {{"message", "state_file is not set: a rollback will not survive a restart"}});
     if (options_.handle_signals) watch_signals();
     configure_watch(config);
+    dns_refresh_ = std::make_shared<DnsRefresh>(control_, blocking_, options_.hosts_file,
+                                                [this](const auto& in_force, const auto& addresses) { apply_addresses(in_force, addresses); });
+    dns_refresh_->follow(initial_config_, names);
 }
 
 void App::configure_watch(const config::Config& config) {
@@ -168,6 +172,7 @@ void App::close_inputs() {
     if (listeners_) listeners_->stop();
     if (signals_) signals_->cancel();
     if (config_watch_) config_watch_->stop();
+    if (dns_refresh_) dns_refresh_->stop();
     blocking_.stop();  // a queued reload is dropped
 }
 
@@ -228,7 +233,7 @@ void App::reload_file(bool only_if_changed) {
         // Saves and swaps that leave the text as it was reload nothing (a read failure does).
         if (only_if_changed && !text.empty() && text == last_config_text_) return;
         last_config_text_ = std::move(text);
-        auto names = loaded.ok() ? resolve_names(*loaded.config) : ResolvedNames{};
+        auto names = loaded.ok() ? resolve_names(*loaded.config, options_.hosts_file) : ResolvedNames{};
         asio::post(control_, [this, loaded = std::move(loaded), names = std::move(names)]() mutable {
             finish_reload(std::move(loaded), names);
         });
@@ -271,18 +276,31 @@ std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config>
 
     for (auto& listener : listeners_->commit())
         log::info("listening", {{"address", listener->config().address.host + ":" + std::to_string(listener->port())}});
-    // Idle pooled connections to endpoints no longer in the config close now; busy ones
-    // finish their exchange and are then discarded.
-    std::vector<bool> in_use(endpoint_ids_.size(), false);
-    for (const auto& route : snapshot->routes)
-        for (const auto& version : route.versions)
-            for (auto id : version.endpoint_ids) in_use[id] = true;
-    for (auto& w : workers_) w->retain_endpoints(in_use);
+    retain_endpoints(*snapshot);
+    dns_refresh_->follow(config, names);
 
     if (previous)
         for (const auto& note : config::restart_needed(*previous->config, *config))
             log::warn("restart_needed", {{"key", note.key}, {"message", note.message}});
     return {};
+}
+
+void App::retain_endpoints(const Snapshot& snapshot) {
+    // Idle pooled connections to endpoints no longer in the config (or no longer in DNS)
+    // close now; busy ones finish their exchange and are then discarded.
+    std::vector<bool> in_use(endpoint_ids_.size(), false);
+    for (const auto& route : snapshot.routes)
+        for (const auto& version : route.versions)
+            for (auto id : version.endpoint_ids) in_use[id] = true;
+    for (auto& w : workers_) w->retain_endpoints(in_use);
+}
+
+void App::apply_addresses(const std::shared_ptr<const config::Config>& config, const ResolvedNames& names) {
+    const auto previous = snapshots_.load();
+    if (stopped_ || !previous || previous->config != config) return;
+    const auto snapshot = build_snapshot(config, previous->generation, names, endpoint_ids_, runtimes_);
+    snapshots_.publish(snapshot);
+    retain_endpoints(*snapshot);
 }
 
 }  // namespace canaryd::io

@@ -26,6 +26,7 @@ class AccessLogSlot;
 class AdminServer;
 class BackendSampler;
 class ConfigWatch;
+class DnsRefresh;
 class Drain;
 class ListenerSet;
 class ProcessAdmin;
@@ -49,6 +50,9 @@ struct AppOptions {
     // The rollout's clock, in seconds on any monotonic scale (step pauses, hold timeouts, the
     // analysis horizon). Empty: steady_clock. Tests pass their own to skip ahead in time.
     std::function<double()> clock;
+    // When set, endpoint host names are looked up in this hosts(5)-style file alone, re-read
+    // at every lookup: the tests' DNS server, whose answers they change while canaryd runs.
+    std::string hosts_file;
 };
 
 class App {
@@ -88,6 +92,11 @@ private:
     // Applies a loaded and resolved config (control thread). Returns the errors, empty on success.
     std::vector<std::string> apply_config(std::shared_ptr<const config::Config> config, const ResolvedNames& names);
     void finish_reload(config::LoadResult loaded, const ResolvedNames& names);
+    // A DNS refresh changed addresses of the config in force: the same config, generation
+    // and runtime state on the new addresses (control thread).
+    void apply_addresses(const std::shared_ptr<const config::Config>& config, const ResolvedNames& names);
+    // Tells the workers which endpoints the snapshot uses, so connections to others close.
+    void retain_endpoints(const Snapshot& snapshot);
     // SIGTERM/SIGINT: /readyz 503, grace, close listeners, drain connections, exit (Drain).
     void begin_shutdown(const char* signal_name);
     // What stop() and the destructor both do: nothing accepts, samples or ticks any more.
@@ -103,6 +112,7 @@ private:
     boost::asio::thread_pool blocking_{1};
     std::optional<boost::asio::signal_set> signals_;
     std::shared_ptr<ConfigWatch> config_watch_;
+    std::shared_ptr<DnsRefresh> dns_refresh_;
     // The text in force; after start-up read and written on the blocking-work thread only.
     std::string last_config_text_ = options_.config_text;
     EndpointRegistry endpoint_ids_;

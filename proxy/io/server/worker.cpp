@@ -88,10 +88,7 @@ void Worker::begin_drain() {
 }
 
 void Worker::retain_endpoints(std::vector<bool> in_use) {
-    boost::asio::post(ioc_, [this, in_use = std::move(in_use)] {
-        for (std::uint32_t id = 0; id < in_use.size(); ++id)
-            if (!in_use[id]) pools_.drop_endpoint(id);
-    });
+    boost::asio::post(ioc_, [this, in_use = std::move(in_use)]() mutable { pools_.retain(std::move(in_use)); });
 }
 
 std::uint32_t& Worker::cursor(std::size_t route_index, config::Role role) {

@@ -63,7 +63,8 @@ public:
     // Thread-safe (posted to the worker): from now on every response says Connection:
     // close, and idle keep-alive connections are closed.
     void begin_drain();
-    // Thread-safe: closes the idle pooled connections of endpoints no snapshot uses any more.
+    // Thread-safe: the endpoints the snapshot in force uses; connections to the others close
+    // (idle ones now, busy ones when their exchange ends).
     void retain_endpoints(std::vector<bool> in_use);
     std::size_t live_sessions() const { return sessions_->count.load(std::memory_order_acquire); }
     void set_access_log(AccessLog* log) { access_log_.store(log, std::memory_order_release); }

@@ -259,7 +259,7 @@ void ClientSession::on_head(const http::RequestHead& head) {
     info.scheme = tls_ ? "https" : "http";
     info.request_id = text().request_id;
     info.fallback_host = version.endpoint_ids.empty() ? std::string_view("localhost")
-                                                       : std::string_view(x.snapshot->endpoints[version.endpoint_ids[0]].key);
+                                                       : std::string_view(x.snapshot->endpoints[version.endpoint_ids[0]].host);
     info.upgrade = x.upgrade_requested;
     http::append_upstream_head(text().upstream_head, head, info);
     client_buffer_.consume(head.head_bytes);  // `head` views die here

@@ -5,7 +5,6 @@
 #include "io/server/worker.hpp"
 
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/beast/http/error.hpp>
 
 namespace canaryd::io {
@@ -39,10 +38,8 @@ void ClientSession::do_connect(std::uint32_t endpoint_id) {
     upstream_deadline_ = Clock::now() + config().defaults.timeouts.connect;
     // Every upstream operation's handler holds the connection, so discarding it while an
     // operation is pending only closes the socket; the memory lives until the handler runs.
-    asio::async_connect(upstream_->socket, exchange().snapshot->endpoints[endpoint_id].addresses,
-                        [self = shared_from_this(), keep = upstream_](error_code ec, const tcp::endpoint&) {
-                            self->on_connect(ec);
-                        });
+    upstream_->socket.async_connect(exchange().snapshot->endpoints[endpoint_id].address,
+                                    [self = shared_from_this(), keep = upstream_](error_code ec) { self->on_connect(ec); });
 }
 
 void ClientSession::on_connect(error_code ec) {

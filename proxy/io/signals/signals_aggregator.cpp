@@ -225,6 +225,7 @@ admin::StatusView SignalsAggregator::status(const Snapshot& snapshot) const {
             const auto& w = windows[static_cast<std::size_t>(role)];
             v.release = version.config->release;
             v.endpoints = version.endpoint_ids.size();
+            for (auto id : version.endpoint_ids) v.addresses.push_back(endpoint_text(snapshot.endpoints[id].address));
             v.requests = w.requests;
             v.success_rate = w.success_rate();
             v.latency_p50_ms = w.latency.quantile(0.50) / 1000.0;

@@ -70,11 +70,12 @@ private:
 
 }  // namespace
 
-EmbeddedBackend::EmbeddedBackend(asio::io_context& context, std::uint16_t port, Handler handler, Delay delay)
+EmbeddedBackend::EmbeddedBackend(asio::io_context& context, std::uint16_t port, Handler handler, Delay delay,
+                                 const std::string& host)
     : acceptor_(context), state_(std::make_shared<State>()) {
     state_->handler = std::move(handler);
     state_->delay = std::move(delay);
-    const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
+    const tcp::endpoint endpoint(asio::ip::make_address(host), port);
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);

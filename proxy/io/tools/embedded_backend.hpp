@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace canaryd::io {
 
@@ -23,8 +24,10 @@ public:
     // How long to wait before answering (the demo canary's latency knob); never blocks the thread.
     using Delay = std::function<std::chrono::milliseconds()>;
 
-    // Binds 127.0.0.1:port (0 = any free port) on `context`; accepts once start() is called.
-    EmbeddedBackend(boost::asio::io_context& context, std::uint16_t port, Handler handler, Delay delay = {});
+    // Binds host:port (0 = any free port) on `context`; accepts once start() is called. The
+    // tests bind other loopback addresses (127.0.0.2, ...) to stand for a Service's pods.
+    EmbeddedBackend(boost::asio::io_context& context, std::uint16_t port, Handler handler, Delay delay = {},
+                    const std::string& host = "127.0.0.1");
     ~EmbeddedBackend();
 
     void start();

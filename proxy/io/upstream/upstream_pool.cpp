@@ -77,7 +77,9 @@ void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, st
     if (id >= idle_.size()) idle_.resize(id + 1);
     auto& idle = idle_[id];
     boost::system::error_code ignored;
-    if ((max_idle && idle.size() >= *max_idle) || idle_total_ >= idle_budget_ || connection->buffer.size() != 0) {
+    const bool retired = id < in_use_.size() && !in_use_[id];
+    if (retired || (max_idle && idle.size() >= *max_idle) || idle_total_ >= idle_budget_ ||
+        connection->buffer.size() != 0) {
         // Bytes left over after a complete response mean the upstream is not speaking
         // HTTP/1.1 correctly; never reuse such a connection.
         connection->socket.close(ignored);
@@ -90,7 +92,7 @@ void UpstreamPools::give_back(std::shared_ptr<UpstreamConnection> connection, st
     ++idle_total_;
 }
 
-void UpstreamPools::drop_endpoint(std::uint32_t endpoint_id) {
+void UpstreamPools::close_idle(std::uint32_t endpoint_id) {
     if (endpoint_id >= idle_.size()) return;
     boost::system::error_code ignored;
     for (auto& connection : idle_[endpoint_id]) connection->socket.close(ignored);
@@ -98,8 +100,14 @@ void UpstreamPools::drop_endpoint(std::uint32_t endpoint_id) {
     idle_[endpoint_id].clear();
 }
 
+void UpstreamPools::retain(std::vector<bool> in_use) {
+    in_use_ = std::move(in_use);
+    for (std::uint32_t id = 0; id < idle_.size(); ++id)
+        if (id < in_use_.size() && !in_use_[id]) close_idle(id);
+}
+
 void UpstreamPools::close_all() {
-    for (std::uint32_t id = 0; id < idle_.size(); ++id) drop_endpoint(id);
+    for (std::uint32_t id = 0; id < idle_.size(); ++id) close_idle(id);
 }
 
 std::size_t UpstreamPools::idle_count(std::uint32_t endpoint_id) const {

@@ -62,8 +62,11 @@ public:
     void give_back(std::shared_ptr<UpstreamConnection> connection, std::optional<std::uint32_t> max_idle);
     std::shared_ptr<UpstreamConnection> create(std::uint32_t endpoint_id);
 
-    // Closes every idle connection of an endpoint no longer in the config.
-    void drop_endpoint(std::uint32_t endpoint_id);
+    // The endpoints the snapshot in force uses (by id; ids past the end are new, so in use).
+    // Idle connections of the others close now, and busy ones close when their exchange
+    // ends instead of coming back: an endpoint gone from the config or from DNS gets no new
+    // request, and the ones in flight finish.
+    void retain(std::vector<bool> in_use);
     // Closes idle connections older than `max_idle_time` or found closed by their upstream.
     void sweep(std::chrono::milliseconds max_idle_time);
     void close_all();
@@ -72,10 +75,13 @@ public:
     void set_idle_budget(std::size_t budget) { idle_budget_ = budget; }
 
 private:
+    void close_idle(std::uint32_t endpoint_id);
+
     boost::asio::io_context& ioc_;
     std::size_t idle_budget_ = 1024;
     std::size_t idle_total_ = 0;
     std::vector<std::vector<std::shared_ptr<UpstreamConnection>>> idle_;  // by endpoint id; LIFO
+    std::vector<bool> in_use_;  // empty until the first retain(): all in use
 };
 
 }  // namespace canaryd::io

@@ -45,6 +45,7 @@ TEST_CASE("a minimal config loads with documented defaults") {
     CHECK(c.defaults.limits.header_bytes == 64u * 1024);
     CHECK(c.defaults.limits.body_bytes == 100ull * 1024 * 1024);
     CHECK(c.defaults.version_header.empty());
+    CHECK(c.defaults.dns_refresh == Duration{5'000});
     REQUIRE(c.routes.size() == 1);
     const Route& r = c.routes[0];
     CHECK(r.name == "api");
@@ -149,6 +150,15 @@ TEST_CASE("wrong types are errors at the value") {
     auto off = load_config("watch_config: false\n" + std::string(kMinimal));
     REQUIRE(off.ok());
     CHECK_FALSE(off.config->watch_config);
+
+    auto dns = only_error("defaults: {dns_refresh: often}\n" + std::string(kMinimal));
+    CHECK(dns.path == "defaults.dns_refresh");
+    auto no_refresh = load_config("defaults: {dns_refresh: 0s}\n" + std::string(kMinimal));
+    REQUIRE(no_refresh.ok());
+    CHECK(no_refresh.config->defaults.dns_refresh == Duration{0});
+    auto every_second = load_config("defaults: {dns_refresh: 1s}\n" + std::string(kMinimal));
+    REQUIRE(every_second.ok());
+    CHECK(every_second.config->defaults.dns_refresh == Duration{1'000});
 }
 
 TEST_CASE("out-of-range values are errors") {
