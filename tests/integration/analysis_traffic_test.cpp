@@ -97,7 +97,12 @@ TEST_CASE("clumped failures and a 3x slowdown of both versions do not roll back 
     CHECK(metrics.find("canaryd_guardrail_evidence{guardrail=\"latency_p99\",route=\"api\"}") != std::string::npos);
     CHECK(metrics.find("canaryd_guardrail_verdict{guardrail=\"latency_p99\",route=\"api\",verdict=\"fail\"} 0") !=
           std::string::npos);
-    CHECK(metrics.find("canaryd_rollbacks_total{") == std::string::npos);
+    // No rollback, and every series an alert could watch is there at 0.
+    for (const char* guardrail : {"success_rate", "latency_p99", "operator"})
+        CHECK_MESSAGE(metrics.find("canaryd_rollbacks_total{guardrail=\"" + std::string(guardrail) + "\",route=\"api\"} 0\n") !=
+                          std::string::npos,
+                      guardrail);
+    CHECK(metrics.find("canaryd_rollbacks_total{guardrail=\"success_rate\",route=\"api\"} 1") == std::string::npos);
 }
 
 TEST_CASE("a reload applies edited guardrails, keeps the unchanged ones and says which, dry_run never acts") {

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -33,6 +34,14 @@ double series(const std::string& metrics, const std::string& name, const std::st
     for (auto it = std::sregex_iterator(metrics.begin(), metrics.end(), line); it != std::sregex_iterator(); ++it) {
         if (std::regex_search((*it)[1].str(), std::regex(labels_regex))) return std::stod((*it)[2].str());
     }
+    return -1;
+}
+
+// The value of a series without labels, or -1.
+double unlabelled(const std::string& metrics, const std::string& name) {
+    std::smatch m;
+    if (std::regex_search(metrics, m, std::regex("^" + name + " ([0-9.e+-]+)$", std::regex::multiline)))
+        return std::stod(m[1].str());
     return -1;
 }
 
@@ -162,6 +171,39 @@ TEST_CASE("admin API: mutating calls need the bearer token, checked before the p
     CHECK(admin.request(http::verb::post, "/rollback?route=api", {{"authorization", "Bearer s3cret-token"}}).result_int() != 401);
     CHECK(admin.get("/status").result_int() == 200);  // reads need no token
     std::remove(token_file.c_str());
+}
+
+TEST_CASE("/metrics carries canaryd's own process metrics, read when scraped") {
+    Upstream stable("stable");
+    Proxy proxy(config_with_routes("  - name: api\n    stable: {version: v1, endpoints: [" + stable.address() + "]}\n"));
+    Client admin(proxy.app().admin_port());
+    const auto before = admin.get("/metrics").body();
+    CHECK(before.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
+    CHECK(before.find("# TYPE process_open_fds gauge") != std::string::npos);
+    const double cpu_before = unlabelled(before, "process_cpu_seconds_total");
+    CHECK(cpu_before >= 0);
+    CHECK(unlabelled(before, "process_resident_memory_bytes") > 1024 * 1024);
+    CHECK(unlabelled(before, "process_virtual_memory_bytes") >= unlabelled(before, "process_resident_memory_bytes"));
+    const double fds = unlabelled(before, "process_open_fds");
+    CHECK(fds >= 3);  // at least the listener, the admin listener and this client's connection
+    CHECK(unlabelled(before, "process_max_fds") >= fds);
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double started = unlabelled(before, "process_start_time_seconds");
+    CHECK(started <= now + 1);
+    CHECK(started >= now - 24 * 3600);  // this test process started today
+
+    // Work done between two scrapes shows: CPU grows, and 50 more sockets are 50 more fds.
+    // Spin until this process has used 0.2 s more CPU (by std::clock, another reading than
+    // /proc's), however loaded the machine is.
+    volatile double sink = 0;
+    const std::clock_t cpu_start = std::clock();
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::clock() - cpu_start < CLOCKS_PER_SEC / 5 && std::chrono::steady_clock::now() < give_up) sink = sink + 1;
+    std::vector<std::unique_ptr<Client>> held;
+    for (int i = 0; i < 50; ++i) held.push_back(std::make_unique<Client>(proxy.port()));
+    const auto after = admin.get("/metrics").body();
+    CHECK(unlabelled(after, "process_cpu_seconds_total") >= cpu_before + 0.1);
+    CHECK(unlabelled(after, "process_open_fds") >= fds + 50);
 }
 
 TEST_CASE("backend CPU and memory of a real process move the right way") {

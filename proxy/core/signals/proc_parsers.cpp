@@ -30,38 +30,46 @@ std::optional<std::string_view> value_of(std::string_view text, std::string_view
     return std::nullopt;
 }
 
-}  // namespace
-
-std::optional<std::uint64_t> proc_stat_cpu_ticks(std::string_view stat) {
+// Field `wanted` (1-based, as proc(5) numbers them) of /proc/PID/stat, as a number. The
+// command name in field 2 may contain spaces and parentheses, so fields are counted after
+// the last ')'.
+std::optional<std::uint64_t> stat_field(std::string_view stat, int wanted) {
     const auto close = stat.rfind(')');
     if (close == std::string_view::npos) return std::nullopt;
     std::string_view rest = stat.substr(close + 1);
-    // Fields after the command: state(3) ppid(4) ... utime(14) stime(15).
-    std::uint64_t utime = 0;
-    std::uint64_t stime = 0;
     int field = 2;
     while (!rest.empty()) {
         rest = trim(rest);
+        if (rest.empty()) break;
         const auto space = rest.find(' ');
         const auto token = rest.substr(0, space);
         rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space);
-        ++field;
-        if (field == 14) {
-            auto v = number<std::uint64_t>(token);
-            if (!v) return std::nullopt;
-            utime = *v;
-        } else if (field == 15) {
-            auto v = number<std::uint64_t>(token);
-            if (!v) return std::nullopt;
-            stime = *v;
-            return utime + stime;
-        }
+        if (++field == wanted) return number<std::uint64_t>(token);
     }
     return std::nullopt;
 }
 
-std::optional<std::uint64_t> proc_status_rss_bytes(std::string_view status) {
-    auto value = value_of(status, "VmRSS");
+}  // namespace
+
+std::optional<std::uint64_t> proc_stat_cpu_ticks(std::string_view stat) {
+    const auto utime = stat_field(stat, 14);
+    const auto stime = stat_field(stat, 15);
+    if (!utime || !stime) return std::nullopt;
+    return *utime + *stime;
+}
+
+std::optional<std::uint64_t> proc_stat_start_ticks(std::string_view stat) { return stat_field(stat, 22); }
+
+std::optional<std::uint64_t> proc_boot_time_seconds(std::string_view proc_stat) {
+    auto value = value_of(proc_stat, "btime");
+    if (!value) return std::nullopt;
+    return number<std::uint64_t>(*value);
+}
+
+std::optional<std::uint64_t> proc_status_rss_bytes(std::string_view status) { return proc_status_bytes(status, "VmRSS"); }
+
+std::optional<std::uint64_t> proc_status_bytes(std::string_view status, std::string_view key) {
+    auto value = value_of(status, key);
     if (!value) return std::nullopt;
     std::string_view v = *value;
     if (!v.ends_with("kB")) return std::nullopt;

@@ -75,6 +75,12 @@ void RolloutController::prepare(const Snapshot& snapshot, double now) {
             compiled.runtime->canary_weight_bp.store(0, std::memory_order_release);
             continue;
         }
+        // Every rollback series exists from the start, at 0, so that an alert on increase()
+        // fires on the first rollback (a series born at 1 has no increase to see).
+        metrics_.rollbacks.Add({{"route", route.name}, {"guardrail", "operator"}});
+        if (route.analysis)
+            for (const auto& label : route.analysis->guardrail_labels())
+                metrics_.rollbacks.Add({{"route", route.name}, {"guardrail", label}});
         RouteControl control;
         auto old = routes_.find(route.name);
         const bool same_release = old != routes_.end() && old->second.loop.machine &&

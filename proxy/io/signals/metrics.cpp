@@ -1,6 +1,10 @@
 #include "io/signals/metrics.hpp"
 
+#include "io/signals/process_metrics.hpp"
+
 #include <prometheus/text_serializer.h>
+
+#include <iterator>
 
 namespace canaryd::io {
 
@@ -76,8 +80,11 @@ const prometheus::Histogram::BucketBoundaries& Metrics::duration_buckets() {
 }
 
 std::string Metrics::serialize() const {
+    auto families = registry->Collect();
+    auto process = process_metric_families();
+    families.insert(families.end(), std::make_move_iterator(process.begin()), std::make_move_iterator(process.end()));
     prometheus::TextSerializer serializer;
-    return serializer.Serialize(registry->Collect());
+    return serializer.Serialize(families);
 }
 
 }  // namespace canaryd::io

@@ -80,11 +80,21 @@ TEST_CASE("/proc/PID/stat: utime + stime, with a command name holding spaces and
     CHECK_FALSE(proc_stat_cpu_ticks("4242 no parens"));
     CHECK_FALSE(proc_stat_cpu_ticks("4242 (x) S 1 2"));
     CHECK_FALSE(proc_stat_cpu_ticks("4242 (x) S 1 4242 4242 0 -1 4194560 1234 0 5 0 abc 75 0"));
+    CHECK(proc_stat_start_ticks(stat) == 12345u);
+    CHECK_FALSE(proc_stat_start_ticks("4242 (x) S 1 4242 4242 0 -1 4194560 1234 0 5 0 150 75 0"));
+}
+
+TEST_CASE("/proc/stat: the boot time") {
+    CHECK(proc_boot_time_seconds("cpu  1 2 3\nintr 5 6\nctxt 99\nbtime 1764800000\nprocesses 7\n") == 1'764'800'000u);
+    CHECK_FALSE(proc_boot_time_seconds("cpu  1 2 3\nbtimex 5\n"));
+    CHECK_FALSE(proc_boot_time_seconds("btime soon\n"));
 }
 
 TEST_CASE("/proc/PID/status VmRSS, cgroup files and pid files") {
     const char* status = "Name:\tnginx\nVmPeak:\t  20000 kB\nVmRSS:\t   10240 kB\nThreads:\t1\n";
     CHECK(proc_status_rss_bytes(status) == 10'485'760u);
+    CHECK(proc_status_bytes(status, "VmPeak") == 20'480'000u);
+    CHECK_FALSE(proc_status_bytes(status, "VmSize"));
     CHECK_FALSE(proc_status_rss_bytes("Name:\tx\n"));
     CHECK_FALSE(proc_status_rss_bytes("VmRSS:\t10 MB\n"));
     CHECK(cgroup_cpu_usage_usec("usage_usec 5000000\nuser_usec 4000000\nsystem_usec 1000000\n") == 5'000'000u);
