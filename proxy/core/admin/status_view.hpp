@@ -1,6 +1,8 @@
 // What GET /status shows (SPEC §7), as plain data, and its JSON rendering (Boost.JSON).
 #pragma once
 
+#include "core/analysis/outcome.hpp"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -21,7 +23,7 @@ struct VersionStatus {
     double latency_p99_ms = 0;
     double traffic_share = 0;  // percent of the route's requests in the window
     std::int64_t in_flight = 0;
-    std::array<std::uint64_t, 5> upstream_errors{};  // by analysis::ErrorKind
+    std::array<std::uint64_t, analysis::kErrorKinds> upstream_errors{};  // by analysis::ErrorKind
     // Backend signals; nullopt while missing (no source, or the last sample failed).
     std::optional<double> cpu_cores;
     std::optional<double> memory_bytes;

@@ -11,6 +11,7 @@ std::string_view to_string(ErrorKind kind) {
         case ErrorKind::reset: return "reset";
         case ErrorKind::invalid_response: return "invalid_response";
         case ErrorKind::no_endpoint: return "no_endpoint";
+        case ErrorKind::tls: return "tls";
     }
     return "connect";
 }

@@ -9,8 +9,10 @@
 namespace canaryd::analysis {
 
 // Failures canaryd itself observed on the way to a version (canaryd_upstream_errors_total).
-enum class ErrorKind : std::uint8_t { connect, timeout, reset, invalid_response, no_endpoint };
-inline constexpr std::size_t kErrorKinds = 5;
+// `tls`: the TLS handshake with an upstream failed (a certificate that does not verify, a
+// client certificate refused) — told apart from `connect` because the fix is not the same.
+enum class ErrorKind : std::uint8_t { connect, timeout, reset, invalid_response, no_endpoint, tls };
+inline constexpr std::size_t kErrorKinds = 6;
 std::string_view to_string(ErrorKind kind);
 
 // Which final statuses count as failures of the version: a list of exact codes and

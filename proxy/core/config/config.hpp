@@ -105,10 +105,22 @@ struct BackendSignals {
 };
 const char* to_string(BackendSignals::Source source);
 
+// TLS to a version's endpoints (SPEC §11): many backends an edge gateway fronts speak HTTPS
+// only. Verified by default, against `ca_file` or the system's CA store.
+struct UpstreamTls {
+    std::string ca_file;      // PEM bundle; empty: the system store
+    std::string server_name;  // SNI and the name checked; empty: each endpoint's host
+    std::string cert_file;    // client certificate (mTLS), with key_file
+    std::string key_file;
+    bool verify = true;       // false: any certificate is accepted (test backends only)
+    friend bool operator==(const UpstreamTls&, const UpstreamTls&) = default;
+};
+
 struct Version {
     std::string release;  // the `version:` label, e.g. "v42"
     std::vector<HostPort> endpoints;
     BackendSignals signals;
+    std::optional<UpstreamTls> tls;  // unset: plain HTTP
 };
 
 struct Match {

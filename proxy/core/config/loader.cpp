@@ -303,7 +303,7 @@ private:
     }
 
     std::optional<Version> load_version(const YAML::Node& node, const std::string& path) {
-        MapFields fields(reader_, node, path, {"version", "endpoints", "signals"});
+        MapFields fields(reader_, node, path, {"version", "endpoints", "signals", "tls"});
         if (!fields.valid()) return std::nullopt;
         Version version;
         if (auto v = fields.require("version"); v.IsDefined())
@@ -330,7 +330,30 @@ private:
             }
         }
         if (auto sig = fields.get("signals"); sig.IsDefined()) load_backend_signals(sig, fields.path_of("signals"), version.signals);
+        if (auto t = fields.get("tls"); t.IsDefined()) version.tls = load_upstream_tls(t, fields.path_of("tls"));
         return version;
+    }
+
+    std::optional<UpstreamTls> load_upstream_tls(const YAML::Node& node, const std::string& path) {
+        MapFields fields(reader_, node, path, {"ca_file", "server_name", "cert_file", "key_file", "verify"});
+        if (!fields.valid()) return std::nullopt;
+        UpstreamTls tls;
+        for (auto [key, out] : {std::pair{"ca_file", &tls.ca_file}, std::pair{"server_name", &tls.server_name},
+                                std::pair{"cert_file", &tls.cert_file}, std::pair{"key_file", &tls.key_file}})
+            if (auto n = fields.get(key); n.IsDefined()) *out = reader_.non_empty_string(n, fields.path_of(key)).value_or("");
+        if (auto v = fields.get("verify"); v.IsDefined()) tls.verify = reader_.boolean(v, fields.path_of("verify")).value_or(true);
+        // A client certificate is a pair: one file without the other is a typo, not a choice.
+        if (fields.has("cert_file") != fields.has("key_file"))
+            reader_.error(node, path, "cert_file and key_file go together (the client certificate and its key)");
+        if (!tls.server_name.empty()) {
+            auto parsed = parse_host_port(tls.server_name + ":1", false);  // the host rules of an endpoint
+            if (!parsed || tls.server_name.find(':') != std::string::npos)
+                reader_.error(fields.get("server_name"), fields.path_of("server_name"),
+                              "'" + tls.server_name + "' is not a host name");
+            else
+                tls.server_name = parsed->host;  // lower case, as names compare
+        }
+        return tls;
     }
 
     std::optional<Role> role(const YAML::Node& node, const std::string& path) {

@@ -1,6 +1,7 @@
 #include "io/control/snapshot.hpp"
 
 #include "io/control/name_resolver.hpp"
+#include "io/upstream/upstream_tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -71,6 +72,21 @@ ResolvedNames resolve_names(const config::Config& config, const std::string& hos
     return names;
 }
 
+std::string tls_key(const std::string& route, config::Role role) { return route + "/" + config::to_string(role); }
+
+void load_upstream_tls(const config::Config& config, ResolvedNames& names) {
+    for (const auto& route : config.routes) {
+        auto load = [&](const config::Version& version, config::Role role) {
+            if (!version.tls) return;
+            auto context = make_upstream_tls_context(*version.tls);
+            if (!context) names.errors.push_back("routes." + route.name + "." + config::to_string(role) + "." + context.message());
+            else names.upstream_tls.emplace(tls_key(route.name, role), std::move(context).value());
+        };
+        load(route.stable, config::Role::stable);
+        if (route.canary) load(*route.canary, config::Role::canary);
+    }
+}
+
 std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> config, std::uint64_t generation,
                                                const ResolvedNames& names, EndpointRegistry& endpoints,
                                                RuntimeRegistry& runtimes) {
@@ -84,25 +100,31 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
         // the file.
         compiled.runtime = runtimes.get_or_create(route.name, route.canary ? route.canary_weight_bp : 0);
         compiled.has_canary = route.canary.has_value();
-        auto compile_version = [&](const config::Version& version, CompiledVersion& out) {
+        auto compile_version = [&](const config::Version& version, config::Role role, CompiledVersion& out) {
             out.config = &version;
+            std::shared_ptr<boost::asio::ssl::context> tls;
+            if (version.tls) tls = names.upstream_tls.at(tls_key(route.name, role));
             for (const auto& hp : version.endpoints) {
                 const std::string host = hp.to_string();
                 const bool literal = is_ip_literal(hp.host);
+                const std::string tls_name = !tls ? "" : version.tls->server_name.empty() ? hp.host : version.tls->server_name;
                 for (const auto& address : names.endpoints.at(host)) {
                     std::string key = literal ? host : host + "@" + endpoint_text(address);
+                    if (tls) key += " tls:" + tls_name + (version.tls->cert_file.empty() ? "" : "+client-cert");
                     const auto id = endpoints.id_of(key);
                     if (std::find(out.endpoint_ids.begin(), out.endpoint_ids.end(), id) != out.endpoint_ids.end())
                         continue;  // two names of one version that share an address: one member
                     out.endpoint_ids.push_back(id);
                     if (snapshot->endpoints.size() <= id) snapshot->endpoints.resize(id + 1);
                     auto& resolved = snapshot->endpoints[id];
-                    if (resolved.key.empty()) resolved = ResolvedEndpoint{std::move(key), host, address};
+                    if (resolved.key.empty())
+                        resolved = ResolvedEndpoint{std::move(key), host, address, tls, tls_name,
+                                                    !version.tls || version.tls->verify};
                 }
             }
         };
-        compile_version(route.stable, compiled.versions[0]);
-        if (route.canary) compile_version(*route.canary, compiled.versions[1]);
+        compile_version(route.stable, config::Role::stable, compiled.versions[0]);
+        if (route.canary) compile_version(*route.canary, config::Role::canary, compiled.versions[1]);
         snapshot->routes.push_back(std::move(compiled));
     }
     return snapshot;

@@ -9,6 +9,7 @@
 #include "core/routing/route_table.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -70,6 +71,11 @@ struct ResolvedEndpoint {
     std::string key;   // "10.0.0.7:8080", or "api.prod.svc:8080@10.0.0.7:8080" for a name
     std::string host;  // the configured "host:port" (the Host of a request that had none)
     tcp::endpoint address;
+    // TLS (the version's `tls:`), or null for plain HTTP. A TLS endpoint's key says so and
+    // names `tls_name`, so that it never shares a pool with a plain or other-named one.
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    std::string tls_name;  // SNI and the name the certificate must carry
+    bool tls_verify = true;
 };
 
 // "10.0.0.7:8080", "[fd00::7]:8080".
@@ -93,9 +99,15 @@ struct ResolvedNames {
     std::map<std::string, tcp::endpoint, std::less<>> listeners;               // by "host:port"
     std::map<std::string, std::vector<tcp::endpoint>, std::less<>> endpoints;  // by "host:port"
     std::map<std::string, std::string, std::less<>> failed;  // endpoint "host:port" -> why not
+    // Each version's upstream TLS context (upstream_tls.hpp), by tls_key().
+    std::map<std::string, std::shared_ptr<boost::asio::ssl::context>, std::less<>> upstream_tls;
     std::vector<std::string> errors;  // for the operator, e.g. a host name that does not resolve
 };
 ResolvedNames resolve_names(const config::Config& config, const std::string& hosts_file);
+// Builds every version's upstream TLS context into `names` (reading its files: off the
+// control thread too); a file that is wrong is an error in `names.errors`.
+void load_upstream_tls(const config::Config& config, ResolvedNames& names);
+std::string tls_key(const std::string& route, config::Role role);
 
 // Compiles the snapshot from names resolved without errors (fast: no I/O) and links
 // runtime state.

@@ -65,7 +65,8 @@ void App::start() {
     const unsigned threads = config.threads != 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
     runtimes_.set_workers(threads);
     // Start-up may block on DNS: nothing is served yet.
-    const auto names = resolve_names(config, options_.hosts_file);
+    auto names = resolve_names(config, options_.hosts_file);
+    load_upstream_tls(config, names);
     if (!names.errors.empty()) {
         std::string message = "cannot start:";
         for (const auto& e : names.errors) message += "\n  " + e;
@@ -234,6 +235,7 @@ void App::reload_file(bool only_if_changed) {
         if (only_if_changed && !text.empty() && text == last_config_text_) return;
         last_config_text_ = std::move(text);
         auto names = loaded.ok() ? resolve_names(*loaded.config, options_.hosts_file) : ResolvedNames{};
+        if (loaded.ok()) load_upstream_tls(*loaded.config, names);
         asio::post(control_, [this, loaded = std::move(loaded), names = std::move(names)]() mutable {
             finish_reload(std::move(loaded), names);
         });

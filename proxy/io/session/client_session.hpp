@@ -69,6 +69,14 @@ private:
     void do_acquire_upstream(std::int64_t exclude_endpoint);
     void do_connect(std::uint32_t endpoint_id);
     void on_connect(error_code ec);
+    // An endpoint whose version has `tls:`: the handshake, within the connect deadline.
+    void do_tls_handshake();
+    void on_tls_handshake(error_code ec);
+    // Logs a TLS failure of the exchange's endpoint when its reason changed.
+    void note_tls_failure(const std::string& reason);
+    // An error the upstream's TLS layer raised (an alert: with TLS 1.3 a refused client
+    // certificate arrives after the handshake, on the first read), not a plain close.
+    bool is_tls_alert(error_code ec) const;
     void do_send_head();
     bool may_replay(error_code ec);
     void replay_on_fresh_connection();
@@ -141,12 +149,12 @@ private:
     template <class Buffers, class Done>
     void write_to_upstream(const Buffers& buffers, Done done) {
         upstream_deadline_ = Clock::now() + config().defaults.timeouts.upstream_response;
-        boost::asio::async_write(upstream_->socket, buffers,
-                                 [self = shared_from_this(), keep = upstream_, done = std::move(done)](error_code ec, std::size_t) mutable {
-                                     self->upstream_deadline_ = kNoDeadline;
-                                     if (self->closed_) return;
-                                     done(*self, ec);
-                                 });
+        upstream_->async_write(buffers,
+                               [self = shared_from_this(), keep = upstream_, done = std::move(done)](error_code ec, std::size_t) mutable {
+                                   self->upstream_deadline_ = kNoDeadline;
+                                   if (self->closed_) return;
+                                   done(*self, ec);
+                               });
     }
 
     Worker& worker_;

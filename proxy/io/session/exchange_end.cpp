@@ -22,6 +22,9 @@ void ClientSession::end_exchange() {
     auto& x = exchange();
     response_deadline_ = kNoDeadline;
     expect_deadline_ = kNoDeadline;
+    // A complete exchange has read the server's session tickets: the session is resumable,
+    // whether or not the connection itself is kept.
+    if (upstream_ && !x.failed && x.response_complete) worker_.pools().keep_tls_session(*upstream_);
     const bool upstream_reusable = upstream_ && !x.failed && x.response_complete && response_.upstream_keep_alive() &&
                                    body_.complete() && !body_.busy();
     if (upstream_reusable) {

@@ -40,7 +40,7 @@ void ResponseRelay::read_bytes() {
     auto& s = session_;
     state().op_pending = true;
     // Small reads for a head (most responses fit in one), large ones for a body in flow.
-    s.upstream_->socket.async_read_some(
+    s.upstream_->async_read_some(
         s.upstream_->buffer.prepare(state().head_parsed ? kUpstreamReadChunk : kHeadReadChunk),
         [self = s.shared_from_this(), keep = s.upstream_, seq = s.exchange_seq_](error_code ec, std::size_t n) {
             if (seq == self->exchange_seq_) self->response_.on_bytes(ec, n);
@@ -61,6 +61,10 @@ void ResponseRelay::on_bytes(error_code ec, std::size_t bytes) {
             }
             if (s.may_replay(ec)) return s.replay_on_fresh_connection();
             s.report_upstream_failure();
+            if (s.is_tls_alert(ec)) {
+                s.note_tls_failure(ec.message());
+                return s.fail_exchange(502, "upstream TLS failed", analysis::ErrorKind::tls);
+            }
             return s.fail_exchange(502, "upstream closed the connection without a response: " + ec.message(),
                                    analysis::ErrorKind::reset);
         }

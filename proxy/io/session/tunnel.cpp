@@ -28,7 +28,7 @@ void ClientSession::start_tunnel() {
             self->tunnel_pump(client_to_upstream);
         };
         if (client_to_upstream)
-            asio::async_write(self->upstream_->socket, pending.data(), write_done);
+            self->upstream_->async_write(pending.data(), write_done);
         else
             self->client_write(pending.data(), write_done);
     };
@@ -47,14 +47,14 @@ void ClientSession::tunnel_pump(bool client_to_upstream) {
             self->tunnel_pump(client_to_upstream);
         };
         if (client_to_upstream)
-            asio::async_write(self->upstream_->socket, asio::buffer(buffer, n), on_written);
+            self->upstream_->async_write(asio::buffer(buffer, n), on_written);
         else
             self->client_write(asio::buffer(buffer, n), on_written);
     };
     if (client_to_upstream)
         client_read_some(asio::buffer(buffer, kBodyChunk), on_read);
     else
-        upstream_->socket.async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
+        upstream_->async_read_some(asio::buffer(buffer, kBodyChunk), on_read);
 }
 
 void ClientSession::close_tunnel() {

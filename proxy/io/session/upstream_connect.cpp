@@ -2,9 +2,12 @@
 // connection), sending the request head, and the one retry.
 #include "io/session/client_session.hpp"
 
+#include "io/log/log.hpp"
 #include "io/server/worker.hpp"
+#include "io/upstream/upstream_tls.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http/error.hpp>
 
 namespace canaryd::io {
@@ -60,6 +63,50 @@ void ClientSession::on_connect(error_code ec) {
     }
     error_code ignored;
     upstream_->socket.set_option(tcp::no_delay(true), ignored);
+    if (x.snapshot->endpoints[x.endpoint_id].tls) return do_tls_handshake();
+    do_send_head();
+}
+
+void ClientSession::do_tls_handshake() {
+    auto& x = exchange();
+    const auto& endpoint = x.snapshot->endpoints[x.endpoint_id];
+    upstream_->tls_context = endpoint.tls;
+    upstream_->tls = std::make_unique<asio::ssl::stream<WorkerSocket&>>(upstream_->socket, *endpoint.tls);
+    SSL* ssl = upstream_->tls->native_handle();
+    prepare_upstream_ssl(ssl, endpoint.tls_name, endpoint.tls_verify);
+    if (SSL_SESSION* cached = worker_.pools().tls_session(x.endpoint_id, endpoint.tls.get())) {
+        // A copy again, so that this connection ending badly cannot spoil the cached one.
+        SSL_SESSION* offered = SSL_SESSION_dup(cached);
+        SSL_set_session(ssl, offered);
+        SSL_SESSION_free(offered);  // the connection holds its own reference
+    }
+    // The handshake is part of connecting: the same deadline, and a timeout counts as one.
+    x.connecting = true;
+    upstream_deadline_ = Clock::now() + config().defaults.timeouts.connect;
+    upstream_->tls->async_handshake(asio::ssl::stream_base::client,
+                                    [self = shared_from_this(), keep = upstream_](error_code ec) { self->on_tls_handshake(ec); });
+}
+
+void ClientSession::on_tls_handshake(error_code ec) {
+    auto& x = exchange();
+    x.connecting = false;
+    upstream_deadline_ = kNoDeadline;
+    if (closed_ || x.failed) return;
+    const auto& endpoint = x.snapshot->endpoints[x.endpoint_id];
+    if (ec) {
+        note_tls_failure(x.connect_timed_out ? "TLS handshake timed out"
+                                             : tls_failure_reason(upstream_->tls->native_handle(), ec));
+        report_upstream_failure();
+        discard_upstream();
+        // A certificate that does not verify will not verify on the retry either, but a
+        // handshake cut short may be transient: the one retry of a connect failure applies.
+        if (!x.retried && x.connect_timed_out) {
+            x.retried = true;
+            return do_acquire_upstream(x.endpoint_id);
+        }
+        return fail_exchange(502, "upstream TLS handshake failed", analysis::ErrorKind::tls);
+    }
+    if (worker_.pools().tls_reason_changed(x.endpoint_id, "")) log::info("upstream_tls_recovered", {{"endpoint", endpoint.key}});
     do_send_head();
 }
 
@@ -75,6 +122,23 @@ void ClientSession::do_send_head() {
         self.response_.start();
         self.body_.after_head_sent();
     });
+}
+
+void ClientSession::note_tls_failure(const std::string& reason) {
+    const auto& x = exchange();
+    const auto& endpoint = x.snapshot->endpoints[x.endpoint_id];
+    // One line per endpoint and reason, not one per request of a broken upstream.
+    if (worker_.pools().tls_reason_changed(x.endpoint_id, reason))
+        log::warn("upstream_tls_failed", {{"route", x.route->config->name},
+                                          {"version", config::to_string(x.role)},
+                                          {"endpoint", endpoint.key},
+                                          {"server_name", endpoint.tls_name},
+                                          {"error", reason},
+                                          {"worker", worker_.index()}});
+}
+
+bool ClientSession::is_tls_alert(error_code ec) const {
+    return upstream_ && upstream_->tls && ec.category() == asio::error::get_ssl_category();
 }
 
 bool ClientSession::may_replay(error_code ec) {

@@ -20,7 +20,7 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
                    .Register(*registry)),
       upstream_errors(prometheus::BuildCounter()
                           .Name("canaryd_upstream_errors_total")
-                          .Help("Failures on the way to a version: connect, timeout, reset, invalid_response, no_endpoint.")
+                          .Help("Failures on the way to a version: connect, timeout, reset, invalid_response, no_endpoint, tls.")
                           .Register(*registry)),
       in_flight(prometheus::BuildGauge()
                     .Name("canaryd_requests_in_flight")

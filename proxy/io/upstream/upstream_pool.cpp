@@ -114,4 +114,32 @@ std::size_t UpstreamPools::idle_count(std::uint32_t endpoint_id) const {
     return endpoint_id < idle_.size() ? idle_[endpoint_id].size() : 0;
 }
 
+SSL_SESSION* UpstreamPools::tls_session(std::uint32_t endpoint_id, const boost::asio::ssl::context* context) const {
+    if (endpoint_id >= tls_.size() || tls_[endpoint_id].context.get() != context) return nullptr;
+    return tls_[endpoint_id].session.get();
+}
+
+void UpstreamPools::keep_tls_session(const UpstreamConnection& connection) {
+    if (!connection.tls) return;
+    // After a complete exchange the server's session tickets (TLS 1.3 sends them after the
+    // handshake) have been read, so the session is resumable. A copy: OpenSSL marks a session not resumable when the connection it belongs to is
+    // freed without a close_notify (ssl_clear_bad_session), which is how a pooled connection
+    // usually ends.
+    SSL_SESSION* live = SSL_get_session(connection.tls->native_handle());
+    SSL_SESSION* session = live && SSL_SESSION_is_resumable(live) ? SSL_SESSION_dup(live) : nullptr;
+    if (!session) return;
+    if (connection.endpoint_id >= tls_.size()) tls_.resize(connection.endpoint_id + 1);
+    auto& state = tls_[connection.endpoint_id];
+    state.context = connection.tls_context;
+    state.session.reset(session);
+}
+
+bool UpstreamPools::tls_reason_changed(std::uint32_t endpoint_id, const std::string& reason) {
+    if (endpoint_id >= tls_.size()) tls_.resize(endpoint_id + 1);
+    auto& last = tls_[endpoint_id].last_failure;
+    if (last == reason) return false;
+    last = reason;
+    return true;
+}
+
 }  // namespace canaryd::io

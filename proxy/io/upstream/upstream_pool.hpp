@@ -19,12 +19,18 @@
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace canaryd::io {
@@ -36,7 +42,22 @@ using WorkerSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boos
 struct UpstreamConnection {
     UpstreamConnection(boost::asio::io_context& ioc, std::uint32_t id) : socket(ioc.get_executor()), endpoint_id(id) {}
 
+    // Reads and writes go through TLS when the endpoint's version has `tls:` (set up by the
+    // connect, before the first byte), straight to the socket otherwise.
+    template <class Buffers, class Handler>
+    void async_read_some(const Buffers& buffers, Handler&& handler) {
+        if (tls) tls->async_read_some(buffers, std::forward<Handler>(handler));
+        else socket.async_read_some(buffers, std::forward<Handler>(handler));
+    }
+    template <class Buffers, class Handler>
+    void async_write(const Buffers& buffers, Handler&& handler) {
+        if (tls) boost::asio::async_write(*tls, buffers, std::forward<Handler>(handler));
+        else boost::asio::async_write(socket, buffers, std::forward<Handler>(handler));
+    }
+
     WorkerSocket socket;
+    std::shared_ptr<boost::asio::ssl::context> tls_context;  // outlives `tls`, which uses it
+    std::unique_ptr<boost::asio::ssl::stream<WorkerSocket&>> tls;
     boost::beast::flat_buffer buffer;
     std::uint32_t endpoint_id;
     std::uint64_t requests_served = 0;  // > 0 once it came back from the pool
@@ -74,6 +95,14 @@ public:
     // Idle connections this worker may hold over all endpoints (before its thread starts).
     void set_idle_budget(std::size_t budget) { idle_budget_ = budget; }
 
+    // TLS session resumption: the last session of an endpoint, offered by its next new
+    // connection — only under the context it was made with (a reload may change the CA).
+    SSL_SESSION* tls_session(std::uint32_t endpoint_id, const boost::asio::ssl::context* context) const;
+    void keep_tls_session(const UpstreamConnection& connection);  // after a complete exchange
+    // Handshake failures are logged when an endpoint's reason changes, not per request.
+    // Returns true when `reason` is new for the endpoint (empty: it handshakes again).
+    bool tls_reason_changed(std::uint32_t endpoint_id, const std::string& reason);
+
 private:
     void close_idle(std::uint32_t endpoint_id);
 
@@ -82,6 +111,12 @@ private:
     std::size_t idle_total_ = 0;
     std::vector<std::vector<std::shared_ptr<UpstreamConnection>>> idle_;  // by endpoint id; LIFO
     std::vector<bool> in_use_;  // empty until the first retain(): all in use
+    struct TlsState {
+        std::shared_ptr<boost::asio::ssl::context> context;  // held: no other context reuses its address
+        std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> session{nullptr, &SSL_SESSION_free};
+        std::string last_failure;
+    };
+    std::vector<TlsState> tls_;  // by endpoint id
 };
 
 }  // namespace canaryd::io

@@ -343,6 +343,41 @@ TEST_CASE("a non-loopback admin address needs a token") {
     CHECK(ok.ok());
 }
 
+TEST_CASE("upstream tls per version: keys, defaults and errors") {
+    auto with_tls = [](const std::string& tls) {
+        return std::string("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                           "    stable: {version: v1, endpoints: [api.internal:443], tls: ") + tls + "}\n"
+               "    canary: {version: v2, endpoints: [10.0.0.2:8080]}\n";
+    };
+    auto full = load_config(with_tls("{ca_file: /ca.pem, server_name: API.Example.com, cert_file: /c.pem, key_file: /k.pem, verify: false}"));
+    REQUIRE(full.ok());
+    const auto& tls = full.config->routes[0].stable.tls;
+    REQUIRE(tls.has_value());
+    CHECK(tls->ca_file == "/ca.pem");
+    CHECK(tls->server_name == "api.example.com");
+    CHECK(tls->cert_file == "/c.pem");
+    CHECK(tls->key_file == "/k.pem");
+    CHECK_FALSE(tls->verify);
+    CHECK_FALSE(full.config->routes[0].canary->tls.has_value());  // plain HTTP unless asked
+
+    auto defaults = load_config(with_tls("{}"));
+    REQUIRE(defaults.ok());
+    CHECK(defaults.config->routes[0].stable.tls->verify);  // verified by default
+    CHECK(defaults.config->routes[0].stable.tls->ca_file.empty());  // the system store
+
+    auto half = only_error(with_tls("{cert_file: /c.pem}"));
+    CHECK(half.path == "routes[0].stable.tls");
+    CHECK(half.message.find("cert_file and key_file go together") != std::string::npos);
+    auto bad_name = only_error(with_tls("{server_name: 'a b'}"));
+    CHECK(bad_name.path == "routes[0].stable.tls.server_name");
+    auto with_port = only_error(with_tls("{server_name: 'api:443'}"));
+    CHECK(with_port.path == "routes[0].stable.tls.server_name");
+    auto typo = only_error(with_tls("{verfy: true}"));
+    CHECK(typo.path == "routes[0].stable.tls.verfy");
+    auto not_bool = only_error(with_tls("{verify: maybe}"));
+    CHECK(not_bool.path == "routes[0].stable.tls.verify");
+}
+
 TEST_CASE("cross-field rules") {
     auto dup = only_error(std::string(kMinimal) +
                           "  - name: api\n    match: {host: a.example.com}\n    stable: {version: v1, endpoints: []}\n");
