@@ -136,6 +136,7 @@ TEST_CASE("dns refresh: a failed lookup keeps the last good set, and the name is
     cluster.publish("127.0.0.2 api.test\n");
     test::Proxy proxy(cluster.config("200ms"), cluster.options());
     const auto admin = proxy.app().admin_port();
+    test::LogCapture log;
 
     // The name is gone (NXDOMAIN), then the "server" answers garbage: A keeps serving.
     cluster.publish("127.0.0.9 other.test\n");
@@ -149,9 +150,25 @@ TEST_CASE("dns refresh: a failed lookup keeps the last good set, and the name is
     std::this_thread::sleep_for(700ms);
     CHECK(answers(proxy.port(), 10) == std::map<std::string, int>{{"pod-a", 10}});
 
+    // Logged once when the lookups started failing (not once per refresh, not again when
+    // the reason changed), with the set that was kept.
+    const auto failed = log.events("dns_failed");
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].at("endpoint").as_string() == cluster.endpoint);
+    CHECK(failed[0].at("level").as_string() == "warn");
+    CHECK(failed[0].at("kept").as_array() == boost::json::array{boost::json::string(a)});
+    CHECK(failed[0].at("error").as_string().find("not in") != boost::json::string::npos);
+    CHECK(log.events("dns_recovered").empty());
+
     cluster.publish("127.0.0.3 api.test\n");
     CHECK(wait_for_addresses(admin, {b}) == std::set<std::string>{b});
     CHECK(answers(proxy.port(), 10) == std::map<std::string, int>{{"pod-b", 10}});
+    CHECK(log.events("dns_recovered").size() == 1);
+    const auto changed = log.events("dns_changed");
+    REQUIRE(changed.size() == 1);
+    CHECK(changed[0].at("added").as_array() == boost::json::array{boost::json::string(b)});
+    CHECK(changed[0].at("removed").as_array() == boost::json::array{boost::json::string(a)});
+    CHECK(log.events("dns_failed").size() == 1);
 }
 
 TEST_CASE("dns refresh: 0s resolves names only when a config loads") {

@@ -204,6 +204,28 @@ http::response<http::string_body> Client::request(http::verb method, const std::
     return parser.release();
 }
 
+LogCapture::LogCapture() {
+    log::set_min_level(log::Level::info);
+    log::set_sink([this](std::string_view line) {
+        auto parsed = boost::json::parse(line);
+        std::lock_guard lock(mutex_);
+        lines_.push_back(parsed.as_object());
+    });
+}
+
+LogCapture::~LogCapture() {
+    log::set_sink({});
+    log::set_min_level(log::Level::error);
+}
+
+std::vector<boost::json::object> LogCapture::events(const std::string& event) const {
+    std::lock_guard lock(mutex_);
+    std::vector<boost::json::object> out;
+    for (const auto& line : lines_)
+        if (line.contains("event") && line.at("event").as_string() == event) out.push_back(line);
+    return out;
+}
+
 TempDir::TempDir() {
     char name[] = "/tmp/canaryd-test-XXXXXX";
     REQUIRE(::mkdtemp(name) != nullptr);

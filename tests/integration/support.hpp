@@ -124,6 +124,22 @@ private:
     boost::beast::flat_buffer buffer_;
 };
 
+// The proxy's log lines (info and above) while it lives, parsed; stderr gets none of them.
+// Make it after the Proxy, whose constructor quiets the log.
+class LogCapture {
+public:
+    LogCapture();
+    ~LogCapture();
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+    // Every line whose "event" is `event`, in order.
+    std::vector<boost::json::object> events(const std::string& event) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<boost::json::object> lines_;
+};
+
 // A temporary directory, removed with everything in it when destroyed.
 struct TempDir {
     TempDir();

@@ -82,12 +82,15 @@ TEST_CASE("upstream tls: the wrong host, an unknown CA and an expired certificat
         const char* what;
         CertFiles server;
         std::string server_name;
+        const char* reason;  // what the log says
     };
-    for (const auto& c : {Case{"wrong host", pki.server, "other.test"}, Case{"unknown CA", unknown, "backend.test"},
-                          Case{"expired", expired, "backend.test"}}) {
+    for (const auto& c : {Case{"wrong host", pki.server, "other.test", "hostname mismatch"},
+                          Case{"unknown CA", unknown, "backend.test", "unable to get local issuer certificate"},
+                          Case{"expired", expired, "backend.test", "certificate has expired"}}) {
         CAPTURE(c.what);
         TlsUpstream upstream("secure", c.server);
         Proxy proxy(tls_config(upstream.address(), "ca_file: " + pki.ca.ca_file() + ", server_name: " + c.server_name));
+        LogCapture log;
         Client client(proxy.port());
         for (int i = 0; i < 3; ++i) {
             auto response = client.get("/");
@@ -101,6 +104,12 @@ TEST_CASE("upstream tls: the wrong host, an unknown CA and an expired certificat
         const auto metrics = Client(proxy.app().admin_port()).get("/metrics").body();
         CHECK(metrics.find("canaryd_upstream_errors_total{kind=\"tls\",release=\"v1\",route=\"secure\",version=\"stable\"} 3") !=
               std::string::npos);
+        // The reason is in the log, once for the three requests.
+        const auto failed = log.events("upstream_tls_failed");
+        REQUIRE(failed.size() == 1);
+        CHECK(failed[0].at("server_name").as_string() == c.server_name);
+        const std::string error(failed[0].at("error").as_string());
+        CHECK_MESSAGE(error.find(std::string("certificate verify failed: ") + c.reason) != std::string::npos, error);
     }
 }
 

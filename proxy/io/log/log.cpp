@@ -6,11 +6,15 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 
 namespace canaryd::log {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(Level::info)};
+std::atomic<bool> has_sink{false};
+std::mutex sink_mutex;
+Sink sink;  // guarded by sink_mutex
 
 const char* level_name(Level level) {
     switch (level) {
@@ -25,6 +29,12 @@ const char* level_name(Level level) {
 }  // namespace
 
 void set_min_level(Level level) { min_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+
+void set_sink(Sink s) {
+    std::lock_guard lock(sink_mutex);
+    sink = std::move(s);
+    has_sink.store(static_cast<bool>(sink), std::memory_order_release);
+}
 
 std::string now_rfc3339() {
     const auto now = std::chrono::system_clock::now();
@@ -49,6 +59,10 @@ void write(Level level, std::string_view event, boost::json::object fields) {
     for (auto& field : fields) line[field.key()] = std::move(field.value());
     std::string text = json::to_text(line);
     text += '\n';
+    if (has_sink.load(std::memory_order_acquire)) {
+        std::lock_guard lock(sink_mutex);
+        if (sink) return sink(text);
+    }
     // One fwrite per line: stdio locks the stream, so lines from threads never interleave.
     std::fwrite(text.data(), 1, text.size(), stderr);
 }

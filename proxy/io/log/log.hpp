@@ -4,6 +4,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <functional>
 #include <string_view>
 
 namespace canaryd::log {
@@ -24,6 +25,11 @@ inline void error(std::string_view event, boost::json::object fields = {}) {
 
 // Lines below this level are dropped (default: info). Tests raise it to keep output short.
 void set_min_level(Level level);
+
+// Where lines go instead of stderr (each one JSON text with its newline), or back to
+// stderr when empty. For tests that check what an operator would read in the log.
+using Sink = std::function<void(std::string_view line)>;
+void set_sink(Sink sink);
 
 // RFC 3339 UTC time with milliseconds, the format of the "time" field.
 std::string now_rfc3339();
