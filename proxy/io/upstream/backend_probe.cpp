@@ -3,26 +3,14 @@
 #include "core/config/units.hpp"
 #include "core/signals/proc_parsers.hpp"
 #include "core/signals/prometheus_text.hpp"
+#include "io/control/http_client.hpp"
 #include "io/control/read_file.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
-
 #include <unistd.h>
-
 
 namespace canaryd::io {
 
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
 
 ProbeReading failed(std::string message) {
     ProbeReading r;
@@ -71,45 +59,17 @@ ProbeReading probe_cgroup(const std::string& directory) {
 ProbeReading probe_scrape(const std::string& host, std::uint16_t port, const std::string& target,
                           std::chrono::milliseconds timeout) {
     const std::string where = "http://" + host + ":" + std::to_string(port) + target;
-    asio::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    beast::flat_buffer buffer;
-    bhttp::request<bhttp::empty_body> request{bhttp::verb::get, target, 11};
-    request.set(bhttp::field::host, host + ":" + std::to_string(port));
-    request.set(bhttp::field::accept, "text/plain; version=0.0.4");
-    request.set(bhttp::field::user_agent, "canaryd");
-    request.keep_alive(false);
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(8 * 1024 * 1024);
-    boost::system::error_code result;
-    tcp::resolver resolver(ioc);
-    // One deadline for the whole exchange: a slow endpoint never delays the other samples.
-    stream.expires_after(timeout);
-    resolver.async_resolve(host, std::to_string(port), [&](boost::system::error_code ec, tcp::resolver::results_type r) {
-        if (ec) {
-            result = ec;
-            return;
-        }
-        stream.async_connect(r, [&](boost::system::error_code ec2, const tcp::endpoint&) {
-            if (ec2) {
-                result = ec2;
-                return;
-            }
-            bhttp::async_write(stream, request, [&](boost::system::error_code ec3, std::size_t) {
-                if (ec3) {
-                    result = ec3;
-                    return;
-                }
-                bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code ec4, std::size_t) { result = ec4; });
-            });
-        });
-    });
-    ioc.run();
-    if (result) return failed("scrape " + where + ": " + result.message());
-    const auto& response = parser.get();
-    if (response.result_int() != 200)
-        return failed("scrape " + where + ": status " + std::to_string(response.result_int()));
-    auto parsed = signals::parse_prometheus_text(response.body());
+    HttpCall call;
+    call.host = host;
+    call.port = port;
+    call.target = target;
+    call.accept = "text/plain; version=0.0.4";
+    call.timeout = timeout;
+    auto reply = http_call(call);
+    if (!reply) return failed("scrape " + reply.message());
+    if (reply->status != 200) return failed("scrape " + where + ": status " + std::to_string(reply->status));
+    const auto& response = *reply;
+    auto parsed = signals::parse_prometheus_text(response.body);
     if (!parsed.ok()) return failed("scrape " + where + ": " + parsed.message());
     auto cpu = signals::sum_of(*parsed, "process_cpu_seconds_total");
     auto memory = signals::sum_of(*parsed, "process_resident_memory_bytes");
