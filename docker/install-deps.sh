@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
   curl ca-certificates
-  etcd-server   # fleet mode's shared state (SPEC §9): its tests start a real etcd
+  etcd-server prometheus   # fleet mode (SPEC §9): its tests start a real etcd and Prometheus
 )
 
 missing=()

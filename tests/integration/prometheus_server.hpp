@@ -1,0 +1,32 @@
+// A real Prometheus (Debian's prometheus package, installed by docker/install-deps.sh) for
+// the fleet tests: on a 127.0.0.1 free port with a temporary data directory, scraping the
+// given targets every second as job "canaryd", started by the test and stopped by pid.
+#pragma once
+
+#include "support.hpp"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace canaryd::test {
+
+class PrometheusServer {
+public:
+    explicit PrometheusServer(const std::vector<std::string>& targets);  // "127.0.0.1:PORT" each
+    ~PrometheusServer();
+    PrometheusServer(const PrometheusServer&) = delete;
+    PrometheusServer& operator=(const PrometheusServer&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    std::string log() const;
+
+private:
+    TempDir dir_;
+    std::uint16_t port_ = 0;
+    pid_t pid_ = 0;
+};
+
+}  // namespace canaryd::test
