@@ -90,8 +90,12 @@ public:
     Config load(const YAML::Node& root) {
         Config config;
         MapFields top(reader_, root, "",
-                      {"threads", "listeners", "admin", "state_file", "access_log", "watch_config", "defaults", "routes"});
+                      {"threads", "listeners", "admin", "state_file", "access_log", "watch_config", "defaults", "routes",
+                       "fleet"});
         if (!top.valid()) return config;
+        // SPEC §9's fleet mode is being built (its etcd and Prometheus clients exist, the
+        // shared state does not yet): a config that asks for it is refused, never half-honoured.
+        unsupported(top, "fleet");
         if (auto n = top.get("threads"); n.IsDefined())
             config.threads = static_cast<std::uint32_t>(reader_.uint(n, "threads", 1, 1024).value_or(0));
         load_listeners(top.require("listeners"), config);

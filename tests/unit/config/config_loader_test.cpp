@@ -378,6 +378,13 @@ TEST_CASE("upstream tls per version: keys, defaults and errors") {
     CHECK(not_bool.path == "routes[0].stable.tls.verify");
 }
 
+TEST_CASE("fleet: is a known key that this build refuses, at its position") {
+    auto e = only_error("fleet: {name: checkout, etcd: {endpoints: [http://127.0.0.1:2379]}}\n" + std::string(kMinimal));
+    CHECK(e.path == "fleet");
+    CHECK(e.line == 1);
+    CHECK(e.message.find("not supported yet") != std::string::npos);
+}
+
 TEST_CASE("cross-field rules") {
     auto dup = only_error(std::string(kMinimal) +
                           "  - name: api\n    match: {host: a.example.com}\n    stable: {version: v1, endpoints: []}\n");
