@@ -208,6 +208,20 @@ struct Route {
     std::optional<Rollout> rollout;
 };
 
+// Where rollout events are sent (SPEC §10, `notify:`): a chat webhook, an incident tool, a
+// pipeline that waits for a promote.
+struct NotifyTarget {
+    enum class Format : std::uint8_t { json, slack };
+    std::string url;                  // http:// or https://, validated at load
+    Format format = Format::json;     // json: the /events record; slack: {"text": ...}
+    std::vector<std::string> events;  // which events; empty: every one
+    std::string secret_file;          // HMAC-SHA256 key: X-Canaryd-Signature
+    friend bool operator==(const NotifyTarget&, const NotifyTarget&) = default;
+};
+// The events a notification can be about (SPEC §10).
+inline constexpr const char* kNotifyEvents[] = {"rollback", "pause",        "advance",       "promote",
+                                                "resume",   "hold_timeout", "fleet_degraded"};
+
 struct Config {
     std::uint32_t threads = 0;  // 0 = one per core, resolved by the I/O layer
     // Reload when the config file changes (SPEC §11), as well as on SIGHUP.
@@ -218,6 +232,7 @@ struct Config {
     std::string access_log;  // "" = off, "stderr", or a file path
     Defaults defaults;
     std::vector<Route> routes;
+    std::vector<NotifyTarget> notify;
 
     const Route* find_route(std::string_view name) const;
 };

@@ -91,7 +91,7 @@ public:
         Config config;
         MapFields top(reader_, root, "",
                       {"threads", "listeners", "admin", "state_file", "access_log", "watch_config", "defaults", "routes",
-                       "fleet"});
+                       "fleet", "notify"});
         if (!top.valid()) return config;
         // SPEC §9's fleet mode is being built (its etcd and Prometheus clients exist, the
         // shared state does not yet): a config that asks for it is refused, never half-honoured.
@@ -108,7 +108,50 @@ public:
             config.watch_config = reader_.boolean(n, "watch_config").value_or(true);
         if (auto n = top.get("defaults"); n.IsDefined()) load_defaults(n, config.defaults);
         load_routes(top.require("routes"), config);
+        if (auto n = top.get("notify"); n.IsDefined()) load_notify(n, config.notify);
         return config;
+    }
+
+    void load_notify(const YAML::Node& node, std::vector<NotifyTarget>& out) {
+        if (!reader_.expect_sequence(node, "notify")) return;
+        for (std::size_t i = 0; i < node.size(); ++i) {
+            const std::string path = "notify[" + std::to_string(i) + "]";
+            MapFields fields(reader_, node[i], path, {"url", "format", "events", "secret_file"});
+            if (!fields.valid()) continue;
+            NotifyTarget target;
+            if (auto u = fields.require("url"); u.IsDefined())
+                if (auto text = reader_.non_empty_string(u, fields.path_of("url"))) {
+                    if (auto parsed = parse_http_url(*text, true); !parsed)
+                        reader_.error(u, fields.path_of("url"), parsed.message());
+                    else
+                        target.url = *text;
+                }
+            if (auto f = fields.get("format"); f.IsDefined())
+                if (auto text = reader_.string(f, fields.path_of("format"))) {
+                    if (*text == "json") target.format = NotifyTarget::Format::json;
+                    else if (*text == "slack") target.format = NotifyTarget::Format::slack;
+                    else reader_.error(f, fields.path_of("format"), "'" + *text + "' is not a format: json or slack");
+                }
+            if (auto e = fields.get("events"); e.IsDefined() && reader_.expect_sequence(e, fields.path_of("events"))) {
+                for (std::size_t k = 0; k < e.size(); ++k) {
+                    const auto event_path = fields.path_of("events") + "[" + std::to_string(k) + "]";
+                    auto name = reader_.string(e[k], event_path);
+                    if (!name) continue;
+                    const bool known = std::any_of(std::begin(kNotifyEvents), std::end(kNotifyEvents),
+                                                   [&](const char* known_event) { return *name == known_event; });
+                    if (!known) {
+                        std::string list;
+                        for (const char* ev : kNotifyEvents) list += (list.empty() ? "" : ", ") + std::string(ev);
+                        reader_.error(e[k], event_path, "'" + *name + "' is not an event: " + list);
+                    } else {
+                        target.events.push_back(*name);
+                    }
+                }
+            }
+            if (auto s = fields.get("secret_file"); s.IsDefined())
+                target.secret_file = reader_.non_empty_string(s, fields.path_of("secret_file")).value_or("");
+            out.push_back(std::move(target));
+        }
     }
 
 private:

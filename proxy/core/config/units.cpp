@@ -169,7 +169,7 @@ Result<HostPort> parse_host_port(std::string_view text, bool allow_port_zero) {
     return P(HostPort{std::move(host), static_cast<std::uint16_t>(port)});
 }
 
-Result<HttpUrl> parse_http_url(std::string_view text) {
+Result<HttpUrl> parse_http_url(std::string_view text, bool allow_https) {
     using P = Result<HttpUrl>;
     const std::string original(text);
     // RFC 3986 parsing by Boost.URL; what canaryd accepts on top is narrower: plain http, a
@@ -177,20 +177,23 @@ Result<HttpUrl> parse_http_url(std::string_view text) {
     const auto parsed = boost::urls::parse_absolute_uri(text);
     if (!parsed) return fail("expected an http:// URL, got '" + original + "': " + parsed.error().message());
     const auto& u = *parsed;
-    if (u.scheme_id() == boost::urls::scheme::https)
-        return fail("https scrape URLs are not supported: '" + original + "'");
-    if (u.scheme_id() != boost::urls::scheme::http) return fail("expected an http:// URL, got '" + original + "'");
+    const bool https = u.scheme_id() == boost::urls::scheme::https;
+    if (https && !allow_https) return fail("https scrape URLs are not supported: '" + original + "'");
+    if (u.scheme_id() != boost::urls::scheme::http && !https)
+        return fail(std::string(allow_https ? "expected an http:// or https:// URL" : "expected an http:// URL") + ", got '" +
+                    original + "'");
     if (!u.has_authority() || u.encoded_host().empty()) return fail("no host in URL '" + original + "'");
     if (u.has_userinfo()) return fail("user info is not supported in URL '" + original + "'");
     if (u.has_fragment()) return fail("a fragment ('#') has no meaning in URL '" + original + "'");
     std::string authority(u.encoded_host());
     authority += ':';
-    authority += u.has_port() && !u.port().empty() ? std::string(u.port()) : std::string("80");
+    authority += u.has_port() && !u.port().empty() ? std::string(u.port()) : std::string(https ? "443" : "80");
     auto hp = parse_host_port(authority, false);
     if (!hp) return fail("invalid host in URL '" + original + "': " + hp.message());
     HttpUrl url;
     url.host = hp->host;
     url.port = hp->port;
+    url.https = https;
     url.target = u.encoded_target().empty() ? "/" : std::string(u.encoded_target());
     if (url.target.front() != '/') url.target.insert(0, 1, '/');
     return P(std::move(url));

@@ -33,8 +33,11 @@ struct HttpUrl {
     std::string host;
     std::uint16_t port = 80;
     std::string target = "/";
+    bool https = false;
 };
-Result<HttpUrl> parse_http_url(std::string_view text);
+// `allow_https`: https:// is accepted too (notification receivers such as Slack's webhooks
+// are HTTPS only); scrape URLs stay plain http.
+Result<HttpUrl> parse_http_url(std::string_view text, bool allow_https = false);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace canaryd::io {
 
@@ -21,6 +23,10 @@ struct HttpCall {
     std::string body;           // sent with Content-Type when not empty
     std::string content_type = "application/json";
     std::string accept;         // Accept header when not empty
+    std::vector<std::pair<std::string, std::string>> headers;  // more request header fields
+    // TLS, verified against the system CA store (or SSL_CERT_FILE), with SNI and the host
+    // name checked.
+    bool https = false;
     std::chrono::milliseconds timeout{1'000};
     std::size_t body_limit = 8 * 1024 * 1024;
 };

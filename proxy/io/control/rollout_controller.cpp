@@ -273,6 +273,8 @@ void RolloutController::apply(const std::string& route, RouteControl& control, c
     fields.erase("time");
     log::write(change.event == "rollback" ? log::Level::warn : log::Level::info, "rollout_" + change.event,
                std::move(fields));
+    // 4. Notifications, last: the state they announce is already persisted.
+    if (event_sink_) event_sink_(event);
     record_event(std::move(event));
 }
 

@@ -22,6 +22,7 @@
 #include <array>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,6 +47,8 @@ public:
     admin::ActionReply act(const Snapshot& snapshot, const admin::ActionRequest& request, double now);
 
     void fill_status(admin::StatusView& view) const;
+    // Called with each event once it is persisted and recorded (notifications).
+    void on_event(std::function<void(const boost::json::object&)> sink) { event_sink_ = std::move(sink); }
     std::string events_json(std::size_t limit) const;
 
 private:
@@ -77,6 +80,7 @@ private:
     rollout::StateMap persisted_;
     std::map<std::string, RouteControl, std::less<>> routes_;
     std::deque<boost::json::object> events_;  // newest last, bounded
+    std::function<void(const boost::json::object&)> event_sink_;
 };
 
 }  // namespace canaryd::io

@@ -7,6 +7,7 @@
 #include "io/control/config_file.hpp"
 #include "io/control/config_watch.hpp"
 #include "io/control/dns_refresh.hpp"
+#include "io/control/notifier.hpp"
 #include "io/control/rollout_controller.hpp"
 #include "io/log/access_log_slot.hpp"
 #include "io/log/log.hpp"
@@ -39,6 +40,7 @@ App::App(std::shared_ptr<const config::Config> config, AppOptions options)
       metrics_(std::make_unique<Metrics>(std::make_shared<prometheus::Registry>())),
       aggregator_(std::make_unique<SignalsAggregator>(*metrics_)),
       rollout_(std::make_unique<RolloutController>(*metrics_, *aggregator_)),
+      notifier_(std::make_unique<Notifier>(*metrics_)),
       tick_timer_(control_),
       started_at_(std::chrono::steady_clock::now()) {
     if (!options_.clock)
@@ -74,6 +76,8 @@ void App::start() {
     }
     const auto snapshot = build_snapshot(initial_config_, ++generation_, names, endpoint_ids_, runtimes_);
     rollout_->load_state(config.state_file);
+    configure_notifications(config);
+    rollout_->on_event([this](const boost::json::object& event) { notifier_->publish(event); });
     aggregator_->prepare(*snapshot);
     rollout_->prepare(*snapshot, now_seconds());
     snapshots_.publish(snapshot);
@@ -174,6 +178,7 @@ void App::close_inputs() {
     if (signals_) signals_->cancel();
     if (config_watch_) config_watch_->stop();
     if (dns_refresh_) dns_refresh_->stop();
+    if (notifier_) notifier_->stop();
     blocking_.stop();  // a queued reload is dropped
 }
 
@@ -270,6 +275,7 @@ std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config>
     for (auto& w : workers_) w->set_access_log(access_log_->current());
 
     ++generation_;
+    configure_notifications(*config);
     // The rollout machines decide the weight in force: a latched rollback, a pause or a step
     // survive the reload; automatic states follow the file.
     aggregator_->prepare(*snapshot);
@@ -303,6 +309,11 @@ void App::apply_addresses(const std::shared_ptr<const config::Config>& config, c
     const auto snapshot = build_snapshot(config, previous->generation, names, endpoint_ids_, runtimes_);
     snapshots_.publish(snapshot);
     retain_endpoints(*snapshot);
+}
+
+void App::configure_notifications(const config::Config& config) {
+    // A secret file that cannot be read leaves its target out (never sent unsigned).
+    for (const auto& e : notifier_->configure(config.notify)) log::error("notify_config_failed", {{"error", e}});
 }
 
 }  // namespace canaryd::io

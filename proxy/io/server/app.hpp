@@ -29,6 +29,7 @@ class ConfigWatch;
 class DnsRefresh;
 class Drain;
 class ListenerSet;
+class Notifier;
 class ProcessAdmin;
 class RolloutController;
 class SignalsAggregator;
@@ -89,6 +90,7 @@ private:
     void reload_file(bool only_if_changed);
     // Starts or stops the config file watch as `watch_config` says (start-up and reloads).
     void configure_watch(const config::Config& config);
+    void configure_notifications(const config::Config& config);
     // Applies a loaded and resolved config (control thread). Returns the errors, empty on success.
     std::vector<std::string> apply_config(std::shared_ptr<const config::Config> config, const ResolvedNames& names);
     void finish_reload(config::LoadResult loaded, const ResolvedNames& names);
@@ -126,6 +128,7 @@ private:
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<SignalsAggregator> aggregator_;
     std::unique_ptr<RolloutController> rollout_;
+    std::unique_ptr<Notifier> notifier_;
     std::unique_ptr<BackendSampler> sampler_;
     std::unique_ptr<ProcessAdmin> process_admin_;
     std::shared_ptr<AdminServer> admin_;

@@ -64,6 +64,10 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
                          .Name("canaryd_config_reloads_total")
                          .Help("Config reloads, by result (success|fail).")
                          .Register(*registry)),
+      notifications(prometheus::BuildCounter()
+                        .Name("canaryd_notifications_total")
+                        .Help("Notification deliveries (SPEC §10) by result: sent, retried, expired, overflow.")
+                        .Register(*registry)),
       build_info(prometheus::BuildGauge()
                      .Name("canaryd_build_info")
                      .Help("Always 1; the version label is canaryd's version.")

@@ -31,6 +31,7 @@ struct Metrics {
     prometheus::Family<prometheus::Gauge>& guardrail_evidence;   // {route,guardrail}: log e-value (nats)
     prometheus::Family<prometheus::Gauge>& guardrail_verdict;    // {route,guardrail,verdict}: 1 for the current one
     prometheus::Family<prometheus::Counter>& config_reloads;     // {result}
+    prometheus::Family<prometheus::Counter>& notifications;      // {result}
     prometheus::Family<prometheus::Gauge>& build_info;           // {version}
 
     // Upper bounds of canaryd_request_duration_seconds, in seconds.

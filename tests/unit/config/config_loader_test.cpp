@@ -385,6 +385,30 @@ TEST_CASE("fleet: is a known key that this build refuses, at its position") {
     CHECK(e.message.find("not supported yet") != std::string::npos);
 }
 
+TEST_CASE("notify targets: url, format, events, secret_file, and their errors") {
+    auto ok = load_config(std::string(kMinimal) +
+                          "notify:\n  - {url: 'https://hooks.slack.com/services/T/B/X', format: slack, events: [rollback, hold_timeout]}\n"
+                          "  - {url: 'http://10.0.0.9:8080/canaryd', secret_file: /etc/canaryd/hook.secret}\n");
+    REQUIRE(ok.ok());
+    REQUIRE(ok.config->notify.size() == 2);
+    CHECK(ok.config->notify[0].format == NotifyTarget::Format::slack);
+    CHECK(ok.config->notify[0].events == std::vector<std::string>{"rollback", "hold_timeout"});
+    CHECK(ok.config->notify[1].format == NotifyTarget::Format::json);  // the default
+    CHECK(ok.config->notify[1].events.empty());                         // every event
+    CHECK(ok.config->notify[1].secret_file == "/etc/canaryd/hook.secret");
+
+    auto no_url = only_error(std::string(kMinimal) + "notify: [{format: json}]\n");
+    CHECK(no_url.path == "notify[0].url");
+    auto bad_url = only_error(std::string(kMinimal) + "notify: [{url: 'ftp://x/y'}]\n");
+    CHECK(bad_url.path == "notify[0].url");
+    CHECK(bad_url.message.find("http:// or https://") != std::string::npos);
+    auto bad_format = only_error(std::string(kMinimal) + "notify: [{url: 'http://x/', format: teams}]\n");
+    CHECK(bad_format.path == "notify[0].format");
+    auto bad_event = only_error(std::string(kMinimal) + "notify: [{url: 'http://x/', events: [rollback, deploy]}]\n");
+    CHECK(bad_event.path == "notify[0].events[1]");
+    CHECK(bad_event.message.find("'deploy' is not an event: rollback, pause") != std::string::npos);
+}
+
 TEST_CASE("cross-field rules") {
     auto dup = only_error(std::string(kMinimal) +
                           "  - name: api\n    match: {host: a.example.com}\n    stable: {version: v1, endpoints: []}\n");
