@@ -18,19 +18,36 @@ extern char** environ;
 
 namespace canaryd::test {
 
-CanarydProcess::CanarydProcess(const std::string& yaml, std::uint16_t admin_port) {
+namespace {
+
+std::string next_base() {
     static int counter = 0;
-    const std::string base = "/tmp/canaryd-proc-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    return "/tmp/canaryd-proc-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+}
+
+}  // namespace
+
+CanarydProcess::CanarydProcess(const std::string& yaml, std::uint16_t admin_port) {
+    const std::string base = next_base();
     config_path_ = base + ".yaml";
-    log_path_ = base + ".log";
     write_config(yaml);
+    spawn({"--config", config_path_}, admin_port);
+}
+
+CanarydProcess::CanarydProcess(std::vector<std::string> args, std::uint16_t admin_port) {
+    spawn(std::move(args), admin_port);
+}
+
+void CanarydProcess::spawn(std::vector<std::string> args, std::uint16_t admin_port) {
+    log_path_ = next_base() + ".log";
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     std::string binary = CANARYD_BINARY;
-    std::string flag = "--config";
-    std::vector<char*> argv{binary.data(), flag.data(), config_path_.data(), nullptr};
+    std::vector<char*> argv{binary.data()};
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     REQUIRE(rc == 0);

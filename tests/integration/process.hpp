@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace canaryd::test {
 
@@ -14,6 +15,8 @@ public:
     // Writes `yaml` to a config file and starts `canaryd --config` with stderr captured.
     // Waits until the admin API at `admin_port` answers.
     CanarydProcess(const std::string& yaml, std::uint16_t admin_port);
+    // `canaryd ARGS...` (e.g. --demo with its flags), with no config file of the test's.
+    CanarydProcess(std::vector<std::string> args, std::uint16_t admin_port);
     ~CanarydProcess();
 
     // Replaces the config file atomically (so a reload never reads half a file).
@@ -26,6 +29,8 @@ public:
     const std::string& config_path() const { return config_path_; }
 
 private:
+    void spawn(std::vector<std::string> args, std::uint16_t admin_port);
+
     std::string config_path_;
     std::string log_path_;
     pid_t pid_ = 0;

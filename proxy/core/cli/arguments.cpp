@@ -134,6 +134,8 @@ ParsedArguments parse_command_line(const std::vector<std::string>& args) {
             if (!set_mode(Mode::demo, arg)) return parsed;
         } else if (arg == "--listen") {
             if (!value(a.listen)) return parsed;
+        } else if (arg == "--admin") {
+            if (!value(a.demo_admin)) return parsed;
         } else if (arg == "--version" || arg == "-V") {
             if (!set_mode(Mode::version, arg)) return parsed;
         } else if (arg == "--help" || arg == "-h") {
@@ -144,6 +146,7 @@ ParsedArguments parse_command_line(const std::vector<std::string>& args) {
         }
     }
     if (!a.listen.empty() && a.mode != Mode::demo) parsed.error = "--listen applies to --demo only";
+    if (!a.demo_admin.empty() && a.mode != Mode::demo) parsed.error = "--admin applies to --demo and ctl only";
     return parsed;
 }
 
@@ -159,7 +162,9 @@ std::string usage() {
     return "usage:\n"
            "  canaryd --config FILE          run with FILE (SIGHUP re-reads it)\n"
            "  canaryd --check-config FILE    validate FILE: exit 0, or print FILE:LINE:COL errors and exit 1\n"
-           "  canaryd --demo [--listen ADDR] run an embedded config with built-in stable and canary backends\n"
+           "  canaryd --demo [--listen ADDR] [--admin ADDR]\n"
+           "                                 run an embedded config with built-in stable and canary backends\n"
+           "                                 (defaults 127.0.0.1:8080 and admin 127.0.0.1:9901)\n"
            "  canaryd ctl status|events|rollback|promote|pause|resume|weight N [--route R]\n"
            "              [--admin http://127.0.0.1:9901] [--token-file F]\n"
            "                                 operator commands over the admin API; the token is read from\n"

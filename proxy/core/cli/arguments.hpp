@@ -21,6 +21,7 @@ struct Arguments {
     Mode mode = Mode::help;
     std::string config_path;  // run, check_config
     std::string listen;       // demo: the proxy's address (default 127.0.0.1:8080)
+    std::string demo_admin;   // demo: the admin API's address (default 127.0.0.1:9901)
     // ctl:
     CtlCommand ctl;
     std::string admin_url = "http://127.0.0.1:9901";

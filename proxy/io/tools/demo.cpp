@@ -16,12 +16,13 @@
 
 namespace canaryd::io {
 
-std::string demo_config_yaml(const std::string& listen, std::uint16_t stable_port, std::uint16_t canary_port) {
+std::string demo_config_yaml(const std::string& listen, const std::string& admin, std::uint16_t stable_port,
+                             std::uint16_t canary_port) {
     return "threads: 2\n"
            "listeners:\n"
            "  - address: " + listen + "\n"
            "admin:\n"
-           "  address: 127.0.0.1:9901\n"
+           "  address: " + admin + "\n"
            "defaults:\n"
            "  version_header: x-canaryd-version\n"
            "  signals: {window: 30s}\n"
@@ -93,7 +94,7 @@ void generate_traffic(std::uint16_t port, const std::atomic<bool>& running) {
 
 }  // namespace
 
-int run_demo(const std::string& listen) {
+int run_demo(const std::string& listen, const std::string& admin) {
     DemoKnobs knobs;
     boost::asio::io_context backends_context(1);
     EmbeddedBackend stable(backends_context, 0, version_page("stable", "v1", nullptr));
@@ -113,7 +114,8 @@ int run_demo(const std::string& listen) {
     } joiner{backends_context, backends_thread};
 
     const std::string address = listen.empty() ? "127.0.0.1:8080" : listen;
-    auto loaded = config::load_config(demo_config_yaml(address, stable.port(), canary.port()));
+    const std::string admin_address = admin.empty() ? "127.0.0.1:9901" : admin;
+    auto loaded = config::load_config(demo_config_yaml(address, admin_address, stable.port(), canary.port()));
     if (!loaded.ok()) {
         std::string message = "demo config is invalid:";
         for (const auto& e : loaded.errors) message += "\n  " + config::format_error("--demo", e);
@@ -135,14 +137,17 @@ int run_demo(const std::string& listen) {
                             std::to_string(app.listener_port(0)) + "/";
     std::atomic<bool> running{true};
     std::thread traffic([&] { generate_traffic(app.listener_port(0), running); });
+    const std::string admin_host = loaded.config->admin.address.host + ":" + std::to_string(app.admin_port());
+    // ctl talks to the default admin address unless told: say --admin when it is another.
+    const std::string to = admin.empty() ? "" : " --admin http://" + admin_host;
     std::cout << "canaryd demo: stable v1 and canary v2 behind " << url << " (canary weight 20 %),\n"
               << "with built-in traffic of about 50 requests/s and guardrails on success rate and p99 latency.\n\n"
-              << "  try:  curl -s " << url << "                  # see who answers\n"
+              << "  try:  curl -s " << url << "    # see who answers\n"
               << "        curl -s -H 'x-canary: always' " << url << "\n"
-              << "        curl -s 127.0.0.1:9901/status             # live signals of both versions\n"
-              << "        canaryd ctl demo --error-rate 5           # the canary starts failing 5 % of requests...\n"
-              << "        canaryd ctl events                        # ...and is rolled back within seconds\n"
-              << "        canaryd ctl resume                        # (after: canaryd ctl demo --error-rate 0)\n"
+              << "        curl -s " << admin_host << "/status    # live signals of both versions\n"
+              << "        canaryd ctl demo --error-rate 5" << to << "    # the canary starts failing 5 % of requests...\n"
+              << "        canaryd ctl events" << to << "    # ...and is rolled back within seconds\n"
+              << "        canaryd ctl resume" << to << "    # (after: canaryd ctl demo --error-rate 0" << to << ")\n"
               << "  Ctrl-C stops it.\n"
               << std::flush;
     const int code = app.run();

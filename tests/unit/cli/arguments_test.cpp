@@ -18,6 +18,12 @@ TEST_CASE("command line forms") {
     CHECK(demo.ok());
     CHECK(demo->mode == Mode::demo);
     CHECK(demo->listen == "127.0.0.1:9000");
+    CHECK(demo->demo_admin.empty());
+    auto moved = parse_arguments({"--demo", "--admin", "127.0.0.1:9902"});
+    REQUIRE(moved.ok());
+    CHECK(moved->demo_admin == "127.0.0.1:9902");
+    CHECK_FALSE(parse_arguments({"--config", "x", "--admin", "127.0.0.1:9902"}).ok());
+    CHECK_FALSE(parse_arguments({"--demo", "--admin"}).ok());
 
     CHECK(parse_arguments({"--version"})->mode == Mode::version);
     CHECK(parse_arguments({"--help"})->mode == Mode::help);
