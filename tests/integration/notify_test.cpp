@@ -104,7 +104,7 @@ TEST_CASE("notify: retried until the receiver takes it, once, the same signed bo
     CHECK(event.at("route").as_string() == "api");
     CHECK(event.at("canary_release").as_string() == "v2");
     CHECK(event.at("canary_weight").to_number<double>() == 0);
-    CHECK(event.at("actor").as_string() == "token@127.0.0.1");  // who acted, as /events says
+    CHECK(event.at("actor").as_string() == "admin@127.0.0.1");  // who acted, as /events says
     CHECK(event.at("dedup_key").as_string().starts_with("api/rollback/v2/"));
 
     // Once per event: nothing more arrives for it; the next event is its own delivery.
@@ -138,7 +138,7 @@ TEST_CASE("notify: a Slack-format target gets one line, only for the events it a
     REQUIRE(body.size() == 1);
     const std::string text(body.at("text").as_string());
     CHECK(text.find("canaryd: api rolled back (canary v2 at 0 %)") == 0);
-    CHECK(text.find("— by token@127.0.0.1") != std::string::npos);
+    CHECK(text.find("— by admin@127.0.0.1") != std::string::npos);
     CHECK(received[0].header("x-canaryd-signature").empty());
 }
 

@@ -249,12 +249,53 @@ TEST_CASE("operators: rollback, resume, weight, pause, promote, with who and whe
     const auto events = boost::json::parse(admin.get("/events").body()).at("events").as_array();
     REQUIRE(events.size() == 4);
     CHECK(events[0].at("event").as_string() == "rollback");
-    CHECK(events[0].at("actor").as_string() == "token@127.0.0.1");
+    CHECK(events[0].at("actor").as_string() == "admin@127.0.0.1");  // token_file is the operator "admin"
     CHECK(events[1].at("event").as_string() == "resume");
     CHECK(events[2].at("event").as_string() == "weight");
     CHECK(events[3].at("event").as_string() == "promote");
     CHECK_FALSE(std::string(events[3].at("time").as_string()).empty());
     std::remove(token_file.c_str());
+}
+
+TEST_CASE("named tokens: an operator acts under its name, a viewer is refused (403), files re-read on reload") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    TempDir dir;
+    const auto alice_file = (dir.path / "alice").string();
+    const auto bob_file = (dir.path / "bob").string();
+    std::ofstream(alice_file) << "alice-secret\n";
+    std::ofstream(bob_file) << "bob-secret\n";
+    const auto yaml = route_yaml(stable, canary, "v2", "    canary_weight: 10\n",
+                                 "admin:\n  address: 127.0.0.1:0\n  tokens:\n"
+                                 "    - {name: alice, file: " + alice_file + ", role: operator}\n"
+                                 "    - {name: bob, file: " + bob_file + ", role: viewer}\n");
+    Proxy proxy(yaml);
+    Client admin(proxy.app().admin_port());
+    auto bearer = [](const std::string& token) { return std::map<std::string, std::string>{{"authorization", "Bearer " + token}}; };
+
+    CHECK(admin.request(http::verb::post, "/rollback?route=api").result_int() == 401);
+    CHECK(admin.request(http::verb::post, "/rollback?route=api", bearer("guess")).result_int() == 401);
+    auto refused = admin.request(http::verb::post, "/rollback?route=api", bearer("bob-secret"));
+    CHECK(refused.result_int() == 403);
+    CHECK(refused.body().find("'bob' is a viewer") != std::string::npos);
+    CHECK(weight_of(admin_status(proxy.app().admin_port())) == 10);  // nothing happened
+    CHECK(admin.get("/status", bearer("bob-secret")).result_int() == 200);  // a viewer reads
+    CHECK(admin.request(http::verb::post, "/rollback?route=api", bearer("alice-secret")).result_int() == 200);
+    auto events = boost::json::parse(admin.get("/events").body()).at("events").as_array();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].at("actor").as_string() == "alice@127.0.0.1");
+
+    // alice's token is rotated on disk: the reload re-reads it; the old one stops working.
+    std::ofstream(alice_file) << "alice-new\n";
+    CHECK(proxy.reload(yaml) == 2);
+    CHECK(admin.request(http::verb::post, "/resume?route=api", bearer("alice-secret")).result_int() == 401);
+    CHECK(admin.request(http::verb::post, "/resume?route=api", bearer("alice-new")).result_int() == 200);
+
+    // A token file that cannot be read fails the reload; the tokens in force stay.
+    std::filesystem::remove(bob_file);
+    CHECK(proxy.reload(yaml) == 2);
+    CHECK(admin.request(http::verb::post, "/pause?route=api", bearer("bob-secret")).result_int() == 403);
+    CHECK(admin.request(http::verb::post, "/pause?route=api", bearer("alice-new")).result_int() == 200);
 }
 
 TEST_CASE("canaryd ctl talks to the admin API") {

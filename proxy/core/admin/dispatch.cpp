@@ -61,8 +61,9 @@ AdminResponse act(const AdminRequest& request, const AdminRoute& route, rollout:
         if (!parsed) return text(400, "400 Bad Request: canary: " + parsed.message() + "\n");
         call.weight_bp = *parsed;
     }
-    // Who acted, for /events and the log: the token holder and where they called from.
-    call.actor = (request.credentials == Credentials::valid ? "token@" : "operator@") + std::string(request.peer);
+    // Who acted, for /events and the log: the token's name and where they called from.
+    call.actor = (request.credentials == Credentials::operator_token ? std::string(request.token_name) : "operator") + "@" +
+                 std::string(request.peer);
     auto reply = backend.act(call);
     auto response = text(reply.status, std::move(reply.body));
     if (reply.status == 200) response.content_type = "application/json";
@@ -78,6 +79,8 @@ AdminResponse dispatch(const AdminRequest& request, AdminBackend& backend) {
         response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"canaryd\"");
         return response;
     }
+    if (is_mutating_method(request.method) && request.credentials == Credentials::viewer_token)
+        return text(403, "403 Forbidden: token '" + std::string(request.token_name) + "' is a viewer: it reads, never acts\n");
     const auto route = route_admin_request(request.method, request.target);
     if (route.error_status == 405) {
         auto response = text(405, "405 Method Not Allowed: use " + route.allow + "\n");

@@ -17,16 +17,18 @@
 namespace canaryd::admin {
 
 enum class Credentials : std::uint8_t {
-    not_required,  // no admin.token_file: mutating calls are open (the listener is loopback)
-    valid,         // Authorization: Bearer <the token>
-    invalid,       // a token is configured and the request does not carry it
+    not_required,  // no token configured: mutating calls are open (the listener is loopback)
+    operator_token,  // Authorization: Bearer <an operator's token>
+    viewer_token,    // Authorization: Bearer <a viewer's token>: reads, never mutates (403)
+    invalid,         // tokens are configured and the request carries none of them (401)
 };
 
 struct AdminRequest {
     std::string_view method;
     std::string_view target;
     Credentials credentials = Credentials::not_required;
-    std::string_view peer;  // the caller's address, for the actor of an operator action
+    std::string_view peer;        // the caller's address, for the actor of an operator action
+    std::string_view token_name;  // whose token it was ("admin" for token_file)
 };
 
 struct AdminResponse {

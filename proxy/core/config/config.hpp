@@ -41,9 +41,22 @@ struct Listener {
     friend bool operator==(const Listener&, const Listener&) = default;
 };
 
+// A named admin token (SPEC §10): events say who acted ("alice@10.0.0.7"); a viewer reads
+// but never mutates.
+struct AdminToken {
+    enum class Role : std::uint8_t { operator_role, viewer };
+    std::string name;
+    std::string file;  // its trimmed content is the token; re-read on every reload
+    Role role = Role::operator_role;
+    friend bool operator==(const AdminToken&, const AdminToken&) = default;
+};
+
 struct Admin {
     HostPort address{"127.0.0.1", 9901};
-    std::string token_file;  // empty: no token; then the address must be loopback
+    std::string token_file;  // an operator token named "admin"; empty: none
+    std::vector<AdminToken> tokens;
+    // No token at all: mutating calls are open, and the address must be loopback.
+    bool has_tokens() const { return !token_file.empty() || !tokens.empty(); }
 };
 
 struct Timeouts {

@@ -194,7 +194,7 @@ private:
     }
 
     void load_admin(const YAML::Node& node, Admin& admin) {
-        MapFields fields(reader_, node, "admin", {"address", "token_file"});
+        MapFields fields(reader_, node, "admin", {"address", "token_file", "tokens"});
         if (!fields.valid()) return;
         bool address_ok = true;
         if (auto a = fields.get("address"); a.IsDefined()) {
@@ -204,10 +204,48 @@ private:
         }
         if (auto t = fields.get("token_file"); t.IsDefined())
             admin.token_file = reader_.non_empty_string(t, "admin.token_file").value_or("");
+        if (auto t = fields.get("tokens"); t.IsDefined() && reader_.expect_sequence(t, "admin.tokens"))
+            for (std::size_t i = 0; i < t.size(); ++i) load_admin_token(t[i], "admin.tokens[" + std::to_string(i) + "]", admin);
         // SPEC §7: mutating calls on a reachable admin port must be authenticated.
-        if (address_ok && admin.token_file.empty() && !is_loopback_host(admin.address.host))
+        const bool can_mutate_with_token =
+            !admin.token_file.empty() || std::any_of(admin.tokens.begin(), admin.tokens.end(), [](const AdminToken& t) {
+                return t.role == AdminToken::Role::operator_role;
+            });
+        if (address_ok && !can_mutate_with_token && !is_loopback_host(admin.address.host))
             reader_.error(fields.get("address"), "admin.address",
-                          "a non-loopback admin address requires admin.token_file");
+                          "a non-loopback admin address requires admin.token_file or an operator in admin.tokens");
+    }
+
+    void load_admin_token(const YAML::Node& node, const std::string& path, Admin& admin) {
+        MapFields fields(reader_, node, path, {"name", "file", "role"});
+        if (!fields.valid()) return;
+        AdminToken token;
+        if (auto n = fields.require("name"); n.IsDefined())
+            if (auto name = reader_.non_empty_string(n, fields.path_of("name"))) {
+                // The name reaches /events, logs and notifications: a plain word.
+                const bool plain = std::all_of(name->begin(), name->end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                           c == '_' || c == '.';
+                });
+                const bool taken =
+                    std::any_of(admin.tokens.begin(), admin.tokens.end(), [&](const AdminToken& t) { return t.name == *name; }) ||
+                    (*name == "admin" && !admin.token_file.empty());
+                if (!plain || name->size() > 64)
+                    reader_.error(n, fields.path_of("name"), "a token name is up to 64 letters, digits, '-', '_' or '.'");
+                else if (taken)
+                    reader_.error(n, fields.path_of("name"),
+                                  "duplicate token name '" + *name + "'" + (*name == "admin" ? " (token_file is 'admin')" : ""));
+                else
+                    token.name = *name;
+            }
+        if (auto f = fields.require("file"); f.IsDefined()) token.file = reader_.non_empty_string(f, fields.path_of("file")).value_or("");
+        if (auto r = fields.require("role"); r.IsDefined())
+            if (auto role = reader_.string(r, fields.path_of("role"))) {
+                if (*role == "operator") token.role = AdminToken::Role::operator_role;
+                else if (*role == "viewer") token.role = AdminToken::Role::viewer;
+                else reader_.error(r, fields.path_of("role"), "'" + *role + "' is not a role: operator or viewer");
+            }
+        admin.tokens.push_back(std::move(token));
     }
 
     void load_defaults(const YAML::Node& node, Defaults& defaults) {

@@ -22,12 +22,45 @@ std::array<unsigned char, SHA256_DIGEST_LENGTH> digest(std::string_view text) {
 
 }  // namespace
 
-std::string read_admin_token(const std::string& path) {
+namespace {
+
+Result<std::string> token_in(const std::string& key, const std::string& path) {
     const auto file = read_file(path);
-    if (!file.ok()) throw StartupError("admin.token_file: " + file.message());
+    if (!file.ok()) return Error{key + ": " + file.message()};
     const auto token = text::trim_space(*file);
-    if (token.empty()) throw StartupError("admin.token_file " + path + ": the file holds no token");
+    if (token.empty()) return Error{key + " " + path + ": the file holds no token"};
     return std::string(token);
+}
+
+}  // namespace
+
+std::string read_admin_token(const std::string& path) {
+    auto token = token_in("admin.token_file", path);
+    if (!token) throw StartupError(token.message());
+    return std::move(token).value();
+}
+
+Result<std::vector<NamedToken>> read_admin_tokens(const config::Admin& admin) {
+    std::vector<NamedToken> tokens;
+    if (!admin.token_file.empty()) {
+        auto secret = token_in("admin.token_file", admin.token_file);
+        if (!secret) return secret.error();
+        tokens.push_back({"admin", std::move(secret).value(), true});
+    }
+    for (std::size_t i = 0; i < admin.tokens.size(); ++i) {
+        const auto& t = admin.tokens[i];
+        auto secret = token_in("admin.tokens[" + std::to_string(i) + "].file", t.file);
+        if (!secret) return secret.error();
+        tokens.push_back({t.name, std::move(secret).value(), t.role == config::AdminToken::Role::operator_role});
+    }
+    return tokens;
+}
+
+const NamedToken* match_bearer(std::string_view authorization, const std::vector<NamedToken>& tokens) {
+    const NamedToken* found = nullptr;
+    for (const auto& token : tokens)
+        if (bearer_token_matches(authorization, token.secret) && !found) found = &token;
+    return found;
 }
 
 bool bearer_token_matches(std::string_view authorization, std::string_view token) {

@@ -8,14 +8,19 @@
 
 namespace canaryd::io {
 
-ProcessAdmin::ProcessAdmin(Parts parts, std::string token) : parts_(std::move(parts)), token_(std::move(token)) {}
+ProcessAdmin::ProcessAdmin(Parts parts, std::vector<NamedToken> tokens) : parts_(std::move(parts)), tokens_(std::move(tokens)) {}
 
 admin::AdminResponse ProcessAdmin::handle(const AdminHttpRequest& request) {
     auto credentials = admin::Credentials::not_required;
-    if (!token_.empty())
-        credentials = bearer_token_matches(request.authorization, token_) ? admin::Credentials::valid
-                                                                          : admin::Credentials::invalid;
-    return admin::dispatch({request.method, request.target, credentials, request.peer}, *this);
+    std::string_view name;
+    if (!tokens_.empty()) {
+        const auto* token = match_bearer(request.authorization, tokens_);
+        credentials = !token              ? admin::Credentials::invalid
+                      : token->may_mutate ? admin::Credentials::operator_token
+                                          : admin::Credentials::viewer_token;
+        if (token) name = token->name;
+    }
+    return admin::dispatch({request.method, request.target, credentials, request.peer, name}, *this);
 }
 
 std::string ProcessAdmin::status_json() {

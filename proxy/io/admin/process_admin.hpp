@@ -4,6 +4,8 @@
 // constant time, because that hashes with OpenSSL). Control thread only.
 #pragma once
 
+#include "io/admin/admin_auth.hpp"
+
 #include "core/admin/dispatch.hpp"
 #include "io/admin/admin_server.hpp"
 
@@ -31,11 +33,13 @@ public:
         DemoControl demo_control;      // empty outside --demo
     };
 
-    // `token` empty: mutating calls need no token (the admin listener is loopback).
-    ProcessAdmin(Parts parts, std::string token);
+    // `tokens` empty: mutating calls need no token (the admin listener is loopback).
+    ProcessAdmin(Parts parts, std::vector<NamedToken> tokens);
 
     admin::AdminResponse handle(const AdminHttpRequest& request);
-    bool token_required() const { return !token_.empty(); }
+    bool token_required() const { return !tokens_.empty(); }
+    // A reload's tokens (control thread, as handle()).
+    void set_tokens(std::vector<NamedToken> tokens) { tokens_ = std::move(tokens); }
 
     bool draining() const override { return parts_.draining; }
     std::string status_json() override;
@@ -46,7 +50,7 @@ public:
 
 private:
     Parts parts_;
-    std::string token_;
+    std::vector<NamedToken> tokens_;
 };
 
 }  // namespace canaryd::io

@@ -144,10 +144,12 @@ void App::configure_watch(const config::Config& config) {
 }
 
 void App::start_admin(const config::Config& config) {
+    auto tokens = read_admin_tokens(config.admin);
+    if (!tokens) throw StartupError(tokens.message());
     process_admin_ = std::make_unique<ProcessAdmin>(
         ProcessAdmin::Parts{snapshots_, *aggregator_, *rollout_, *metrics_, drain_->draining_flag(), [this] { return now_seconds(); },
                             options_.demo_control},
-        config.admin.token_file.empty() ? std::string() : read_admin_token(config.admin.token_file));
+        std::move(tokens).value());
     admin_ = std::make_shared<AdminServer>(control_, [this](const AdminHttpRequest& r) { return process_admin_->handle(r); });
     const auto where = "admin.address " + config.admin.address.to_string() + ": ";
     boost::system::error_code ec;
@@ -269,12 +271,18 @@ std::vector<std::string> App::apply_config(std::shared_ptr<const config::Config>
     const auto previous = snapshots_.load();
     // New listener addresses are bound before anything changes, so a port in use fails the
     // reload as a whole and the old config stays in force.
+    // Tokens are re-read (SPEC §10): a file that cannot be read fails the reload as a whole.
+    auto tokens = read_admin_tokens(config->admin);
+    if (!tokens) return {tokens.message()};
     if (auto staged = listeners_->stage(config->listeners, names); !staged) return {staged.message()};
     if (auto opened = access_log_->configure(config->access_log, workers_.size()); !opened)
         log::error("access_log_failed", {{"error", opened.message()}});
     for (auto& w : workers_) w->set_access_log(access_log_->current());
 
     ++generation_;
+    // The admin listener itself stays until a restart: only while its address is unchanged
+    // do the new tokens guard it (else the old listener keeps the old ones).
+    if (previous && previous->config->admin.address == config->admin.address) process_admin_->set_tokens(std::move(tokens).value());
     configure_notifications(*config);
     // The rollout machines decide the weight in force: a latched rollback, a pause or a step
     // survive the reload; automatic states follow the file.

@@ -36,8 +36,8 @@ struct FakeProcess final : admin::AdminBackend {
 };
 
 admin::AdminResponse call(FakeProcess& process, std::string_view method, std::string_view target,
-                          Credentials credentials = Credentials::not_required) {
-    return admin::dispatch({method, target, credentials, "10.0.0.7"}, process);
+                          Credentials credentials = Credentials::not_required, std::string_view token_name = "") {
+    return admin::dispatch({method, target, credentials, "10.0.0.7", token_name}, process);
 }
 
 std::string header(const admin::AdminResponse& response, const std::string& name) {
@@ -97,15 +97,29 @@ TEST_CASE("admin dispatch: wrong methods and paths") {
     CHECK(demo.body == "{\"error_rate\":\"5\"}");
 }
 
+TEST_CASE("admin dispatch: a viewer token reads but never mutates (403), no token is 401") {
+    FakeProcess process;
+    for (const char* target : {"/rollback?route=api", "/resume", "/weight?canary=5", "/nope"}) {
+        CAPTURE(target);
+        const auto refused = call(process, "POST", target, Credentials::viewer_token, "bob");
+        CHECK(refused.status == 403);
+        CHECK(refused.body.find("'bob' is a viewer") != std::string::npos);
+        CHECK(call(process, "POST", target, Credentials::invalid).status == 401);
+    }
+    CHECK(process.actions.empty());
+    CHECK(call(process, "GET", "/status", Credentials::viewer_token, "bob").status == 200);
+    CHECK(call(process, "GET", "/events", Credentials::viewer_token, "bob").status == 200);
+}
+
 TEST_CASE("admin dispatch: operator actions carry the route, the weight and who acted") {
     FakeProcess process;
-    const auto rollback = call(process, "POST", "/rollback?route=api", Credentials::valid);
+    const auto rollback = call(process, "POST", "/rollback?route=api", Credentials::operator_token, "alice");
     CHECK(rollback.status == 200);
     CHECK(rollback.content_type == "application/json");
     REQUIRE(process.actions.size() == 1);
     CHECK(process.actions[0].action == rollout::OperatorAction::rollback);
     CHECK(process.actions[0].route == "api");
-    CHECK(process.actions[0].actor == "token@10.0.0.7");
+    CHECK(process.actions[0].actor == "alice@10.0.0.7");  // the token's name (SPEC §10)
 
     CHECK(call(process, "POST", "/weight?canary=12.5").status == 200);
     REQUIRE(process.actions.size() == 2);

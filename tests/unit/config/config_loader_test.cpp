@@ -409,6 +409,34 @@ TEST_CASE("notify targets: url, format, events, secret_file, and their errors") 
     CHECK(bad_event.message.find("'deploy' is not an event: rollback, pause") != std::string::npos);
 }
 
+TEST_CASE("admin tokens: names, files, roles, and what a reachable address needs") {
+    auto ok = load_config(std::string(kMinimal) +
+                          "admin:\n  address: 0.0.0.0:9901\n  tokens:\n    - {name: alice, file: /a, role: operator}\n"
+                          "    - {name: bob, file: /b, role: viewer}\n");
+    REQUIRE(ok.ok());
+    REQUIRE(ok.config->admin.tokens.size() == 2);
+    CHECK(ok.config->admin.tokens[0].role == AdminToken::Role::operator_role);
+    CHECK(ok.config->admin.tokens[1].role == AdminToken::Role::viewer);
+    CHECK(ok.config->admin.has_tokens());
+
+    // A reachable address with only viewers: nobody could act, and anyone could on loopback.
+    auto viewers_only = only_error(std::string(kMinimal) +
+                                   "admin:\n  address: 0.0.0.0:9901\n  tokens: [{name: bob, file: /b, role: viewer}]\n");
+    CHECK(viewers_only.path == "admin.address");
+    auto duplicate = only_error(std::string(kMinimal) +
+                                "admin:\n  tokens: [{name: a, file: /a, role: viewer}, {name: a, file: /b, role: viewer}]\n");
+    CHECK(duplicate.path == "admin.tokens[1].name");
+    auto admin_taken = only_error(std::string(kMinimal) +
+                                  "admin:\n  token_file: /t\n  tokens: [{name: admin, file: /a, role: viewer}]\n");
+    CHECK(admin_taken.message.find("token_file is 'admin'") != std::string::npos);
+    auto bad_role = only_error(std::string(kMinimal) + "admin:\n  tokens: [{name: a, file: /a, role: root}]\n");
+    CHECK(bad_role.path == "admin.tokens[0].role");
+    auto bad_name = only_error(std::string(kMinimal) + "admin:\n  tokens: [{name: 'a b', file: /a, role: viewer}]\n");
+    CHECK(bad_name.path == "admin.tokens[0].name");
+    auto no_role = only_error(std::string(kMinimal) + "admin:\n  tokens: [{name: a, file: /a}]\n");
+    CHECK(no_role.path == "admin.tokens[0].role");
+}
+
 TEST_CASE("cross-field rules") {
     auto dup = only_error(std::string(kMinimal) +
                           "  - name: api\n    match: {host: a.example.com}\n    stable: {version: v1, endpoints: []}\n");

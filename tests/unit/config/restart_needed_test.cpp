@@ -17,11 +17,15 @@ config::Config load(const std::string& extra) {
 
 }  // namespace
 
-TEST_CASE("restart needed: only threads, the admin listener and token, and the state file") {
+TEST_CASE("restart needed: only threads, the admin listener's address, and the state file") {
     const auto running = load("threads: 2\nstate_file: /tmp/a.json\n");
     CHECK(config::restart_needed(running, running).empty());
     // Everything else is applied by the reload itself.
     CHECK(config::restart_needed(running, load("threads: 2\nstate_file: /tmp/a.json\naccess_log: stderr\n")).empty());
+    // Tokens are re-read by the reload (SPEC §10).
+    CHECK(config::restart_needed(running, load("threads: 2\nstate_file: /tmp/a.json\nadmin: {token_file: /t, tokens: "
+                                               "[{name: bob, file: /b, role: viewer}]}\n"))
+              .empty());
 
     const auto changed = config::restart_needed(
         running, load("threads: 4\nstate_file: /tmp/b.json\nadmin: {address: 127.0.0.1:9999}\n"));
