@@ -70,6 +70,16 @@ std::string render_status_json(const StatusView& view) {
         } else {
             o["last_decision"] = nullptr;
         }
+        boost::json::array guardrails;
+        for (const auto& g : r.guardrails)
+            guardrails.push_back(boost::json::object{{"guardrail", g.guardrail},
+                                                     {"verdict", g.verdict},
+                                                     {"dry_run", g.dry_run},
+                                                     {"statistic", round_to(g.statistic, 1e-3)},
+                                                     {"threshold", round_to(g.threshold, 1e-3)},
+                                                     {"canary_value", g.canary_value},
+                                                     {"stable_value", g.stable_value}});
+        o["guardrails"] = std::move(guardrails);
         routes.push_back(std::move(o));
     }
     root["routes"] = std::move(routes);

@@ -37,6 +37,18 @@ struct DecisionSummary {
     std::string detail;
 };
 
+// One guardrail at the last evaluation: its verdict and how far its evidence has come
+// towards the threshold at which it fails.
+struct GuardrailStatus {
+    std::string guardrail;  // the label, e.g. "success_rate"
+    std::string verdict;    // pass | fail | hold
+    bool dry_run = false;
+    double statistic = 0;   // log-evidence (nats) or seconds in breach
+    double threshold = 0;   // the statistic fails at this
+    double canary_value = 0;
+    double stable_value = 0;
+};
+
 struct RouteStatus {
     std::string name;
     std::string state = "steady";  // progressing | paused | rolled_back | promoted | steady
@@ -47,6 +59,7 @@ struct RouteStatus {
     VersionStatus stable;
     std::optional<VersionStatus> canary;
     std::optional<DecisionSummary> last_decision;
+    std::vector<GuardrailStatus> guardrails;  // empty before the first evaluation
 };
 
 struct StatusView {

@@ -73,6 +73,8 @@ ParsedArguments parse_ctl(const std::vector<std::string>& args) {
             if (!value(a.admin_url)) return parsed;
         } else if (arg == "--token-file") {
             if (!value(a.token_file)) return parsed;
+        } else if (arg == "--json") {
+            a.json_output = true;
         } else if (arg == "--error-rate" && command == "demo") {
             if (!value(error_rate)) return parsed;
         } else if (arg == "--latency-ms" && command == "demo") {
@@ -166,8 +168,9 @@ std::string usage() {
            "                                 run an embedded config with built-in stable and canary backends\n"
            "                                 (defaults 127.0.0.1:8080 and admin 127.0.0.1:9901)\n"
            "  canaryd ctl status|events|rollback|promote|pause|resume|weight N [--route R]\n"
-           "              [--admin http://127.0.0.1:9901] [--token-file F]\n"
-           "                                 operator commands over the admin API; the token is read from\n"
+           "              [--admin http://127.0.0.1:9901] [--token-file F] [--json]\n"
+           "                                 operator commands over the admin API, printed as tables\n"
+           "                                 (--json: the API's JSON); the token is read from\n"
            "                                 --token-file or $CANARYD_ADMIN_TOKEN\n"
            "  canaryd ctl demo [--error-rate PERCENT] [--latency-ms MS]\n"
            "                                 make the --demo canary fail or slow down\n"

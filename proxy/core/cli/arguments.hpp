@@ -26,6 +26,7 @@ struct Arguments {
     CtlCommand ctl;
     std::string admin_url = "http://127.0.0.1:9901";
     std::string token_file;  // else $CANARYD_ADMIN_TOKEN
+    bool json_output = false;  // --json: the API's JSON as it came, not tables
 };
 
 // An error: print it with the usage and exit 2.

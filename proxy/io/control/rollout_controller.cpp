@@ -167,6 +167,10 @@ void RolloutController::prepare_analysis(const config::Route& route, RouteContro
 
 void RolloutController::export_evaluation(const std::string& route, RouteControl& control,
                                           const analysis::Evaluation& evaluation) {
+    control.guardrails.clear();
+    for (const auto& r : evaluation.results)
+        control.guardrails.push_back({r.guardrail, std::string(analysis::to_string(r.verdict)), r.dry_run, r.statistic,
+                                      r.threshold, r.canary_value, r.stable_value});
     for (const auto& r : evaluation.results) {
         auto it = control.series.find(r.guardrail);
         if (it == control.series.end()) {
@@ -193,6 +197,9 @@ void RolloutController::export_evaluation(const std::string& route, RouteControl
 void RolloutController::drop_series(const std::string& route, RouteControl& control,
                                     const std::vector<std::string>& keep) {
     (void)route;
+    std::erase_if(control.guardrails, [&](const admin::GuardrailStatus& g) {
+        return std::find(keep.begin(), keep.end(), g.guardrail) == keep.end();
+    });
     for (auto it = control.series.begin(); it != control.series.end();) {
         if (std::find(keep.begin(), keep.end(), it->first) != keep.end()) {
             ++it;
@@ -331,6 +338,7 @@ void RolloutController::fill_status(admin::StatusView& view) const {
         route.state = rollout::to_string(state.state);
         if (state.step >= 0) route.step = state.step;
         route.last_decision = it->second.last_decision;
+        route.guardrails = it->second.guardrails;
         route.state_reason = state.reason;
     }
 }

@@ -62,6 +62,7 @@ private:
         std::optional<config::Analysis> analysis_config;
         std::shared_ptr<rollout::RouteRuntime> runtime;
         std::optional<admin::DecisionSummary> last_decision;
+        std::vector<admin::GuardrailStatus> guardrails;  // at the last evaluation
         std::uint64_t clamped_logged = 0;
         std::map<std::string, GuardrailSeries, std::less<>> series;
     };

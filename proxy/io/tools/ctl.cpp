@@ -1,5 +1,6 @@
 #include "io/tools/ctl.hpp"
 
+#include "core/cli/ctl_text.hpp"
 #include "core/config/units.hpp"
 #include "io/admin/admin_auth.hpp"
 #include "io/server/app.hpp"
@@ -53,9 +54,17 @@ int run_ctl(const cli::Arguments& arguments) {
     bhttp::response<bhttp::string_body> response;
     if (!ec) bhttp::read(stream, buffer, response, ec);
     if (ec) throw StartupError("admin API at " + arguments.admin_url + ": " + ec.message());
-    std::cout << response.body();
-    if (!response.body().empty() && response.body().back() != '\n') std::cout << "\n";
     const unsigned status = response.result_int();
+    // Tables by default; the raw JSON with --json, and always for an error's text body.
+    Result<std::string> shown = response.body();
+    if (!arguments.json_output && status >= 200 && status < 300) {
+        if (command.path == "/status") shown = cli::status_text(response.body());
+        else if (command.path == "/events") shown = cli::events_text(response.body());
+        else if (command.path != "/demo") shown = cli::action_text(response.body());
+        if (!shown) shown = response.body();  // not what ctl expected: show it as it came
+    }
+    std::cout << *shown;
+    if (!shown->empty() && shown->back() != '\n') std::cout << "\n";
     if (status < 200 || status >= 300) {
         std::cerr << "canaryd ctl: " << command.method << " " << target << ": " << status << " " << response.reason() << "\n";
         return 1;
