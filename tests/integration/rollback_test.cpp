@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <atomic>
 #include <fstream>
 #include <random>
 #include <spawn.h>
@@ -296,6 +297,46 @@ TEST_CASE("named tokens: an operator acts under its name, a viewer is refused (4
     CHECK(proxy.reload(yaml) == 2);
     CHECK(admin.request(http::verb::post, "/pause?route=api", bearer("bob-secret")).result_int() == 403);
     CHECK(admin.request(http::verb::post, "/pause?route=api", bearer("alice-new")).result_int() == 200);
+}
+
+TEST_CASE("gates: a webhook gate holds until its URL answers 2xx, a manual gate until an operator promotes") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    std::atomic<bool> ready{false};
+    Upstream ci("ci", [&](const http::request<http::string_body>&) {
+        http::response<http::string_body> response{ready ? http::status::ok : http::status::service_unavailable, 11};
+        response.body() = ready ? "go" : "not yet";
+        return response;
+    });
+    Proxy proxy(route_yaml(stable, canary, "v2",
+                           "    rollout: {steps: [{weight: 10, gate: {webhook: 'http://" + ci.address() +
+                               "/gate'}}, {weight: 30, gate: manual}, {weight: 100}]}\n"));
+    const auto admin_port = proxy.app().admin_port();
+    auto route = [&] { return admin_status(admin_port).at("routes").at(0); };
+    // The webhook says 503: the rollout waits at 10 % and says why.
+    auto waiting = wait_for_status(admin_port, [](const boost::json::value& s) {
+        return std::string(s.at("routes").at(0).at("state_reason").as_string()).find("HTTP 503") != std::string::npos;
+    });
+    CHECK(std::string(waiting.at("routes").at(0).at("state_reason").as_string()) == "waiting for webhook (last answer: HTTP 503)");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(route().at("canary_weight").to_number<double>() == 10);
+    CHECK(ci.requests() >= 2);  // polled every interval
+    // The CI job passes: the gate opens; the next gate is manual.
+    ready = true;
+    auto manual = wait_for_status(admin_port, [](const boost::json::value& s) {
+        return s.at("routes").at(0).at("canary_weight").to_number<double>() == 30;
+    });
+    CHECK(manual.at("routes").at(0).at("state_reason").as_string() == "waiting for approval");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(route().at("canary_weight").to_number<double>() == 30);  // nobody approved
+    CHECK(Client(admin_port).request(http::verb::post, "/promote?route=api").result_int() == 200);
+    CHECK(route().at("state").as_string() == "promoted");
+    CHECK(route().at("canary_weight").to_number<double>() == 100);
+    const auto events = boost::json::parse(Client(admin_port).get("/events").body()).at("events").as_array();
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].at("actor").as_string() == "webhook");
+    CHECK(events[0].at("event").as_string() == "advance");
+    CHECK(events[1].at("event").as_string() == "promote");
 }
 
 TEST_CASE("canaryd ctl talks to the admin API") {

@@ -198,8 +198,13 @@ struct Analysis {
 };
 
 struct RolloutStep {
+    // A gate instead of a pause (SPEC §6): `manual` waits for an operator's promote, `webhook`
+    // for the URL to answer 2xx (polled every analysis interval; anything else holds).
+    enum class Gate : std::uint8_t { none, manual, webhook };
     std::uint32_t weight_bp = 0;
     Duration pause{0};
+    Gate gate = Gate::none;
+    std::string webhook;  // with Gate::webhook: http:// or https://
 };
 
 struct Rollout {

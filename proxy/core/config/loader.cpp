@@ -655,7 +655,7 @@ private:
         if (steps.size() == 0) reader_.error(steps, fields.path_of("steps"), "at least one step is required");
         for (std::size_t i = 0; i < steps.size(); ++i) {
             const std::string step_path = fields.path_of("steps") + "[" + std::to_string(i) + "]";
-            MapFields step_fields(reader_, steps[i], step_path, {"weight", "pause"});
+            MapFields step_fields(reader_, steps[i], step_path, {"weight", "pause", "gate"});
             if (!step_fields.valid()) continue;
             RolloutStep step;
             if (auto w = step_fields.require("weight"); w.IsDefined()) {
@@ -666,13 +666,38 @@ private:
                 else if (weight) step.weight_bp = *weight;
             }
             const bool last = i + 1 == steps.size();
-            if (auto p = step_fields.get("pause"); p.IsDefined())
+            if (auto g = step_fields.get("gate"); g.IsDefined()) load_gate(g, step_fields.path_of("gate"), step);
+            if (auto p = step_fields.get("pause"); p.IsDefined()) {
                 step.pause = reader_.duration(p, step_fields.path_of("pause")).value_or(step.pause);
-            else if (!last)
-                reader_.error(steps[i], step_fields.path_of("pause"), "missing required key (every step but the last pauses)");
+                if (step_fields.has("gate"))
+                    reader_.error(p, step_fields.path_of("pause"), "a step waits for a pause or a gate, not both");
+            } else if (!last && !step_fields.has("gate")) {
+                reader_.error(steps[i], step_fields.path_of("pause"),
+                              "missing required key (every step but the last pauses or has a gate)");
+            }
             rollout.steps.push_back(step);
         }
         return rollout;
+    }
+
+    // `gate: manual` or `gate: {webhook: URL}`.
+    void load_gate(const YAML::Node& node, const std::string& path, RolloutStep& step) {
+        if (node.IsScalar()) {
+            if (node.Scalar() == "manual") step.gate = RolloutStep::Gate::manual;
+            else reader_.error(node, path, "'" + node.Scalar() + "' is not a gate: manual or {webhook: URL}");
+            return;
+        }
+        MapFields fields(reader_, node, path, {"webhook"});
+        if (!fields.valid()) return;
+        if (auto u = fields.require("webhook"); u.IsDefined())
+            if (auto url = reader_.non_empty_string(u, fields.path_of("webhook"))) {
+                if (auto parsed = parse_http_url(*url, true); !parsed) {
+                    reader_.error(u, fields.path_of("webhook"), parsed.message());
+                } else {
+                    step.gate = RolloutStep::Gate::webhook;
+                    step.webhook = *url;
+                }
+            }
     }
 
     void load_sticky(const YAML::Node& node, const std::string& path, Route& route) {

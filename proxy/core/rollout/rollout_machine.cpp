@@ -98,18 +98,18 @@ Change RolloutMachine::on_evaluation(analysis::Verdict verdict, const std::strin
     if (state_.state != State::progressing) return {};
     const auto& step = steps_[static_cast<std::size_t>(state_.step)];
     const double elapsed = now - step_started_;
+    if (step.gate == config::RolloutStep::Gate::manual) return {};  // an operator opens it
+    if (step.gate == config::RolloutStep::Gate::webhook) {
+        // The webhook opens it (on_gate_open); one that never answers 2xx asks an operator.
+        if (elapsed >= std::chrono::duration<double>(max_hold_).count())
+            return set(State::paused, state_.weight_bp, state_.step,
+                       "the webhook gate did not open within rollout.max_hold", "analyzer", "hold_timeout", now);
+        return {};
+    }
     const double pause = std::chrono::duration<double>(step.pause).count();
     if (elapsed < pause) return {};
-    if (verdict == analysis::Verdict::pass) {
-        const int last = static_cast<int>(steps_.size()) - 1;
-        const int next = state_.step + 1;
-        // After the last step's pause, or on reaching a last step of 100 %, the canary is
-        // promoted to 100 % (SPEC §6).
-        if (state_.step >= last || (next == last && steps_.back().weight_bp == config::kWeightScale))
-            return set(State::promoted, config::kWeightScale, last, "every step passed", "analyzer", "promote", now);
-        return set(State::progressing, steps_[static_cast<std::size_t>(next)].weight_bp, next,
-                   "step " + std::to_string(state_.step + 1) + " passed its pause", "analyzer", "advance", now);
-    }
+    if (verdict == analysis::Verdict::pass)
+        return advance("step " + std::to_string(state_.step + 1) + " passed its pause", "analyzer", now);
     // Hold: the pause is over but there is not enough evidence yet. Waiting forever would
     // leave a release half-done unnoticed, so after max_hold an operator is asked to decide.
     if (elapsed - pause >= std::chrono::duration<double>(max_hold_).count())
@@ -124,7 +124,35 @@ Change RolloutMachine::rollback(std::string reason, std::string actor, double no
     return set(State::rolled_back, 0, state_.step, std::move(reason), std::move(actor), "rollback", now);
 }
 
+Change RolloutMachine::advance(std::string reason, std::string actor, double now) {
+    const int last = static_cast<int>(steps_.size()) - 1;
+    const int next = state_.step + 1;
+    // After the last step, or on reaching a last step of 100 %, the canary is promoted to
+    // 100 % (SPEC §6).
+    if (state_.step >= last || (next == last && steps_.back().weight_bp == config::kWeightScale))
+        return set(State::promoted, config::kWeightScale, last, "every step passed", std::move(actor), "promote", now);
+    return set(State::progressing, steps_[static_cast<std::size_t>(next)].weight_bp, next, std::move(reason),
+               std::move(actor), "advance", now);
+}
+
+const config::RolloutStep* RolloutMachine::waiting_gate() const {
+    if (state_.state != State::progressing || state_.step < 0 || state_.step >= static_cast<int>(steps_.size()))
+        return nullptr;
+    const auto& step = steps_[static_cast<std::size_t>(state_.step)];
+    return step.gate == config::RolloutStep::Gate::none ? nullptr : &step;
+}
+
+Change RolloutMachine::on_gate_open(std::string actor, double now) {
+    const auto* gate = waiting_gate();
+    if (!gate) return {};
+    const bool manual = gate->gate == config::RolloutStep::Gate::manual;
+    return advance("step " + std::to_string(state_.step + 1) + (manual ? " approved" : " opened by its webhook"),
+                   std::move(actor), now);
+}
+
 Change RolloutMachine::promote(std::string actor, double now) {
+    if (const auto* gate = waiting_gate(); gate && gate->gate == config::RolloutStep::Gate::manual)
+        return on_gate_open(std::move(actor), now);
     const int last = steps_.empty() ? -1 : static_cast<int>(steps_.size()) - 1;
     return set(State::promoted, config::kWeightScale, last, "promoted by an operator", std::move(actor), "promote", now);
 }

@@ -50,7 +50,13 @@ public:
 
     // Operator actions (also the analyzer's rollback).
     Change rollback(std::string reason, std::string actor, double now);
+    // At a manual gate, an operator's promote approves the gate: the next step (or promoted
+    // at the last); elsewhere it promotes the canary to 100 %.
     Change promote(std::string actor, double now);
+    // A webhook gate's URL answered 2xx: past the gate, as if its pause had passed.
+    Change on_gate_open(std::string actor, double now);
+    // The gate the rollout waits at now, or none (not progressing, or a pause step).
+    const config::RolloutStep* waiting_gate() const;
     Change pause(std::string actor, double now);
     Change resume(std::string actor, double now);
     Change set_weight(std::uint32_t weight_bp, std::string actor, double now);
@@ -62,6 +68,8 @@ private:
     Change set(State state, std::uint32_t weight_bp, int step, std::string reason, std::string actor, std::string event,
                double now);
     std::uint32_t automatic_weight() const;
+    // The step after the current one, or promoted after the last (SPEC §6).
+    Change advance(std::string reason, std::string actor, double now);
 
     std::vector<config::RolloutStep> steps_;
     std::uint32_t configured_weight_bp_ = 0;

@@ -224,6 +224,7 @@ void RolloutController::tick(const Snapshot& snapshot, double now) {
         input.stable_backend = backend_sample(signals_.backend(name, Role::stable), compiled.versions[0].endpoint_ids.size());
         input.canary_backend = backend_sample(signals_.backend(name, Role::canary), compiled.versions[1].endpoint_ids.size());
         const auto effects = rollout::run_second(control.loop, input);
+        poll_gate(name, control, now);
         if (!effects.evaluated) continue;
         const auto& evaluation = effects.evaluation;
         if (control.loop.analyzer) {
@@ -245,6 +246,32 @@ void RolloutController::tick(const Snapshot& snapshot, double now) {
         }
         if (effects.change.changed) apply(name, control, effects.change, &evaluation);
     }
+}
+
+void RolloutController::poll_gate(const std::string& route, RouteControl& control, double now) {
+    const auto* gate = control.loop.machine ? control.loop.machine->waiting_gate() : nullptr;
+    if (!gate || gate->gate != config::RolloutStep::Gate::webhook || !gate_poll_ || control.gate_poll_in_flight) return;
+    const double interval =
+        control.analysis_config ? std::chrono::duration<double>(control.analysis_config->interval).count() : 1.0;
+    if (now - control.gate_polled_at < interval) return;
+    control.gate_poll_in_flight = true;
+    control.gate_polled_at = now;
+    const auto release = control.loop.machine->state().canary_release;
+    const int step = control.loop.machine->state().step;
+    gate_poll_(gate->webhook, [this, route, release, step](bool opened, std::string why) {
+        auto it = routes_.find(route);
+        if (it == routes_.end()) return;
+        auto& c = it->second;
+        c.gate_poll_in_flight = false;
+        c.gate_reply = std::move(why);
+        // Only for the gate it was asked about: a reload, a rollback or an operator may have
+        // moved the rollout on meanwhile.
+        const auto& state = c.loop.machine->state();
+        if (!opened || state.canary_release != release || state.step != step || !c.loop.machine->waiting_gate()) return;
+        c.gate_reply.clear();  // this gate is done; the next one has not been asked yet
+        const auto change = c.loop.machine->on_gate_open("webhook", c.gate_polled_at);
+        if (change.changed) apply(route, c, change, nullptr);
+    });
 }
 
 void RolloutController::apply(const std::string& route, RouteControl& control, const rollout::Change& change,
@@ -340,6 +367,12 @@ void RolloutController::fill_status(admin::StatusView& view) const {
         route.last_decision = it->second.last_decision;
         route.guardrails = it->second.guardrails;
         route.state_reason = state.reason;
+        // While a gate waits, that is what the rollout is doing (SPEC §6).
+        if (const auto* gate = it->second.loop.machine->waiting_gate()) {
+            const bool manual = gate->gate == config::RolloutStep::Gate::manual;
+            route.state_reason = manual ? "waiting for approval" : "waiting for webhook";
+            if (!manual && !it->second.gate_reply.empty()) route.state_reason += " (last answer: " + it->second.gate_reply + ")";
+        }
     }
 }
 

@@ -47,6 +47,10 @@ public:
     admin::ActionReply act(const Snapshot& snapshot, const admin::ActionRequest& request, double now);
 
     void fill_status(admin::StatusView& view) const;
+    // Asks a webhook gate's URL, off the control thread; `done(opened, why)` runs back on the
+    // control thread (App wires it to its blocking-work thread).
+    using GatePoll = std::function<void(const std::string& url, std::function<void(bool opened, std::string why)> done)>;
+    void set_gate_poll(GatePoll poll) { gate_poll_ = std::move(poll); }
     // Called with each event once it is persisted and recorded (notifications).
     void on_event(std::function<void(const boost::json::object&)> sink) { event_sink_ = std::move(sink); }
     std::string events_json(std::size_t limit) const;
@@ -63,6 +67,9 @@ private:
         std::shared_ptr<rollout::RouteRuntime> runtime;
         std::optional<admin::DecisionSummary> last_decision;
         std::vector<admin::GuardrailStatus> guardrails;  // at the last evaluation
+        bool gate_poll_in_flight = false;
+        double gate_polled_at = -1e300;
+        std::string gate_reply;  // what the webhook said last (for /status)
         std::uint64_t clamped_logged = 0;
         std::map<std::string, GuardrailSeries, std::less<>> series;
     };
@@ -73,6 +80,8 @@ private:
     void apply(const std::string& route, RouteControl& control, const rollout::Change& change,
                const analysis::Evaluation* evaluation);
     void persist();
+    // Starts a poll of the route's webhook gate when one is due (every analysis interval).
+    void poll_gate(const std::string& route, RouteControl& control, double now);
     void record_event(boost::json::object event);
 
     Metrics& metrics_;
@@ -82,6 +91,7 @@ private:
     std::map<std::string, RouteControl, std::less<>> routes_;
     std::deque<boost::json::object> events_;  // newest last, bounded
     std::function<void(const boost::json::object&)> event_sink_;
+    GatePoll gate_poll_;
 };
 
 }  // namespace canaryd::io

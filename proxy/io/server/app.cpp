@@ -1,12 +1,14 @@
 #include "io/server/app.hpp"
 
 #include "core/config/restart_needed.hpp"
+#include "core/config/units.hpp"
 #include "io/admin/admin_auth.hpp"
 #include "io/admin/admin_server.hpp"
 #include "io/admin/process_admin.hpp"
 #include "io/control/config_file.hpp"
 #include "io/control/config_watch.hpp"
 #include "io/control/dns_refresh.hpp"
+#include "io/control/http_client.hpp"
 #include "io/control/notifier.hpp"
 #include "io/control/rollout_controller.hpp"
 #include "io/log/access_log_slot.hpp"
@@ -78,6 +80,14 @@ void App::start() {
     rollout_->load_state(config.state_file);
     configure_notifications(config);
     rollout_->on_event([this](const boost::json::object& event) { notifier_->publish(event); });
+    rollout_->set_gate_poll([this](const std::string& url, std::function<void(bool, std::string)> done) {
+        asio::post(blocking_, [this, url, done = std::move(done)]() mutable {
+            auto [opened, why] = ask_gate(url);
+            asio::post(control_, [this, done = std::move(done), opened, why = std::move(why)]() mutable {
+                if (!stopped_) done(opened, std::move(why));
+            });
+        });
+    });
     aggregator_->prepare(*snapshot);
     rollout_->prepare(*snapshot, now_seconds());
     snapshots_.publish(snapshot);
@@ -322,6 +332,20 @@ void App::apply_addresses(const std::shared_ptr<const config::Config>& config, c
 void App::configure_notifications(const config::Config& config) {
     // A secret file that cannot be read leaves its target out (never sent unsigned).
     for (const auto& e : notifier_->configure(config.notify)) log::error("notify_config_failed", {{"error", e}});
+}
+
+std::pair<bool, std::string> App::ask_gate(const std::string& url) {
+    auto parsed = config::parse_http_url(url, true);
+    if (!parsed) return {false, parsed.message()};
+    HttpCall call;
+    call.host = parsed->host;
+    call.port = parsed->port;
+    call.https = parsed->https;
+    call.target = parsed->target;
+    call.timeout = std::chrono::seconds(2);
+    auto reply = http_call(call);
+    if (!reply) return {false, reply.message()};
+    return {reply->status >= 200 && reply->status < 300, "HTTP " + std::to_string(reply->status)};
 }
 
 }  // namespace canaryd::io

@@ -91,6 +91,8 @@ private:
     // Starts or stops the config file watch as `watch_config` says (start-up and reloads).
     void configure_watch(const config::Config& config);
     void configure_notifications(const config::Config& config);
+    // A webhook gate's URL asked once (blocking-work thread): open on 2xx, and what it said.
+    static std::pair<bool, std::string> ask_gate(const std::string& url);
     // Applies a loaded and resolved config (control thread). Returns the errors, empty on success.
     std::vector<std::string> apply_config(std::shared_ptr<const config::Config> config, const ResolvedNames& names);
     void finish_reload(config::LoadResult loaded, const ResolvedNames& names);

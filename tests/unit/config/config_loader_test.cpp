@@ -437,6 +437,30 @@ TEST_CASE("admin tokens: names, files, roles, and what a reachable address needs
     CHECK(no_role.path == "admin.tokens[0].role");
 }
 
+TEST_CASE("rollout gates: manual or a webhook, instead of a pause") {
+    auto with_steps = [](const std::string& steps) {
+        return std::string("listeners: [{address: 127.0.0.1:8080}]\nroutes:\n  - name: api\n"
+                           "    stable: {version: v1, endpoints: [10.0.0.1:80]}\n    canary: {version: v2, endpoints: [10.0.0.2:80]}\n"
+                           "    rollout: {steps: ") + steps + "}\n";
+    };
+    auto ok = load_config(with_steps("[{weight: 5, gate: manual}, {weight: 20, gate: {webhook: 'https://ci/ok'}}, {weight: 100}]"));
+    REQUIRE(ok.ok());
+    const auto& steps = ok.config->routes[0].rollout->steps;
+    CHECK(steps[0].gate == RolloutStep::Gate::manual);
+    CHECK(steps[1].gate == RolloutStep::Gate::webhook);
+    CHECK(steps[1].webhook == "https://ci/ok");
+    CHECK(steps[2].gate == RolloutStep::Gate::none);
+
+    auto both = only_error(with_steps("[{weight: 5, pause: 1m, gate: manual}, {weight: 100}]"));
+    CHECK(both.path == "routes[0].rollout.steps[0].pause");
+    auto unknown = only_error(with_steps("[{weight: 5, gate: auto}, {weight: 100}]"));
+    CHECK(unknown.path == "routes[0].rollout.steps[0].gate");
+    auto bad_url = only_error(with_steps("[{weight: 5, gate: {webhook: 'ftp://x'}}, {weight: 100}]"));
+    CHECK(bad_url.path == "routes[0].rollout.steps[0].gate.webhook");
+    auto neither = only_error(with_steps("[{weight: 5}, {weight: 100}]"));
+    CHECK(neither.message.find("pauses or has a gate") != std::string::npos);
+}
+
 TEST_CASE("cross-field rules") {
     auto dup = only_error(std::string(kMinimal) +
                           "  - name: api\n    match: {host: a.example.com}\n    stable: {version: v1, endpoints: []}\n");

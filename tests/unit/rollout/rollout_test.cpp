@@ -142,3 +142,59 @@ TEST_CASE("state file round trip, and corrupt files are refused") {
         CHECK_FALSE(p.message().empty());
     }
 }
+
+TEST_CASE("a manual gate waits for an operator's promote, which opens it and no more") {
+    rollout::RolloutMachine m(
+        route_from("    rollout: {steps: [{weight: 5, pause: 10s}, {weight: 20, gate: manual}, {weight: 50, pause: 10s}, {weight: 100}]}\n"),
+        0);
+    CHECK(m.on_evaluation(Verdict::pass, "", 11).event == "advance");
+    REQUIRE(m.state().step == 1);
+    REQUIRE(m.waiting_gate() != nullptr);
+    CHECK(m.waiting_gate()->gate == config::RolloutStep::Gate::manual);
+    // However long and however healthy: it waits.
+    for (double t = 12; t < 100'000; t += 5'000) CHECK_FALSE(m.on_evaluation(Verdict::pass, "", t).changed);
+    CHECK(m.state().weight_bp == 2'000);
+    // A guardrail still guards a waiting gate.
+    rollout::RolloutMachine failing(route_from("    rollout: {steps: [{weight: 20, gate: manual}, {weight: 100}]}\n"), 0);
+    CHECK(failing.on_evaluation(Verdict::fail, "success_rate", 5).event == "rollback");
+    CHECK(failing.waiting_gate() == nullptr);
+
+    // promote approves the gate: the next step, not 100 %.
+    const auto approved = m.promote("alice@10.0.0.7", 100'001);
+    CHECK(approved.event == "advance");
+    CHECK(m.state().step == 2);
+    CHECK(m.state().weight_bp == 5'000);
+    CHECK(m.state().actor == "alice@10.0.0.7");
+    CHECK(m.state().reason == "step 2 approved");
+    CHECK(m.waiting_gate() == nullptr);
+    // Away from a gate, promote is a full promote as before.
+    CHECK(m.promote("alice@10.0.0.7", 100'002).event == "promote");
+    CHECK(m.state().weight_bp == 10'000);
+}
+
+TEST_CASE("a webhook gate opens on the webhook, pauses after max_hold, and a last gated step promotes") {
+    rollout::RolloutMachine m(
+        route_from("    rollout: {steps: [{weight: 10, gate: {webhook: 'http://ci.internal/ok'}}, {weight: 50, pause: 10s}], max_hold: 5m}\n"),
+        0);
+    REQUIRE(m.waiting_gate() != nullptr);
+    CHECK(m.waiting_gate()->webhook == "http://ci.internal/ok");
+    CHECK_FALSE(m.on_evaluation(Verdict::pass, "", 60).changed);  // the pause of a pause step is not the gate
+    const auto opened = m.on_gate_open("webhook", 61);
+    CHECK(opened.event == "advance");
+    CHECK(m.state().step == 1);
+    CHECK(m.state().reason == "step 1 opened by its webhook");
+    CHECK_FALSE(m.on_gate_open("webhook", 62).changed);  // no gate any more
+
+    rollout::RolloutMachine silent(route_from("    rollout: {steps: [{weight: 10, gate: {webhook: 'http://ci/'}}, {weight: 100}], max_hold: 5m}\n"), 0);
+    CHECK_FALSE(silent.on_evaluation(Verdict::pass, "", 299).changed);
+    const auto timed_out = silent.on_evaluation(Verdict::hold, "", 300);
+    CHECK(timed_out.event == "hold_timeout");
+    CHECK(silent.state().state == State::paused);
+    CHECK(silent.state().weight_bp == 1'000);
+    CHECK(silent.waiting_gate() == nullptr);
+
+    rollout::RolloutMachine last(route_from("    rollout: {steps: [{weight: 10, pause: 1s}, {weight: 60, gate: manual}]}\n"), 0);
+    CHECK(last.on_evaluation(Verdict::pass, "", 2).event == "advance");
+    CHECK(last.promote("op", 3).event == "promote");  // the last step's gate: promoted
+    CHECK(last.state().weight_bp == 10'000);
+}
