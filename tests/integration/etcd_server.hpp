@@ -3,9 +3,8 @@
 // by the test and stopped by pid. No mock of the thing fleet mode integrates with.
 #pragma once
 
+#include "external_server.hpp"
 #include "support.hpp"
-
-#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
@@ -15,18 +14,15 @@ namespace canaryd::test {
 class EtcdServer {
 public:
     EtcdServer();  // waits until /health answers; fails the test if etcd does not start
-    ~EtcdServer();
-    EtcdServer(const EtcdServer&) = delete;
-    EtcdServer& operator=(const EtcdServer&) = delete;
 
     std::uint16_t client_port() const { return client_port_; }
-    std::string log() const;
+    std::string log() const { return process_.log(); }
 
 private:
     TempDir dir_;
     std::uint16_t client_port_ = 0;
     std::uint16_t peer_port_ = 0;
-    pid_t pid_ = 0;
+    ExternalServer process_;
 };
 
 }  // namespace canaryd::test

@@ -3,9 +3,8 @@
 // given targets every second as job "canaryd", started by the test and stopped by pid.
 #pragma once
 
+#include "external_server.hpp"
 #include "support.hpp"
-
-#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
@@ -16,17 +15,14 @@ namespace canaryd::test {
 class PrometheusServer {
 public:
     explicit PrometheusServer(const std::vector<std::string>& targets);  // "127.0.0.1:PORT" each
-    ~PrometheusServer();
-    PrometheusServer(const PrometheusServer&) = delete;
-    PrometheusServer& operator=(const PrometheusServer&) = delete;
 
     std::uint16_t port() const { return port_; }
-    std::string log() const;
+    std::string log() const { return process_.log(); }
 
 private:
     TempDir dir_;
     std::uint16_t port_ = 0;
-    pid_t pid_ = 0;
+    ExternalServer process_;
 };
 
 }  // namespace canaryd::test
