@@ -29,7 +29,12 @@ struct PathInfo {
     bool mutating;
 };
 
-constexpr std::array<PathInfo, 11> kPaths{{
+constexpr std::array<PathInfo, 16> kPaths{{
+    {"/", Endpoint::dashboard, false},  // the dashboard's page and files (SPEC §10)
+    {"/dashboard.js", Endpoint::dashboard, false},
+    {"/dashboard.css", Endpoint::dashboard, false},
+    {"/favicon.svg", Endpoint::dashboard, false},
+    {"/series", Endpoint::series, false},  // the dashboard's charts: per-second points
     {"/healthz", Endpoint::healthz, false},
     {"/readyz", Endpoint::readyz, false},
     {"/status", Endpoint::status, false},

@@ -9,7 +9,10 @@
 
 namespace canaryd::admin {
 
-enum class Endpoint { healthz, readyz, status, metrics, events, rollback, promote, pause, resume, weight, demo, not_found };
+enum class Endpoint {
+    healthz, readyz, status, metrics, events, series, dashboard,
+    rollback, promote, pause, resume, weight, demo, not_found
+};
 
 struct AdminRoute {
     Endpoint endpoint = Endpoint::not_found;

@@ -1,6 +1,8 @@
 #include "core/admin/dispatch.hpp"
 
 #include "core/admin/admin_request.hpp"
+#include "core/admin/cross_site.hpp"
+#include "core/admin/dashboard_assets.hpp"
 #include "core/config/units.hpp"
 
 #include <algorithm>
@@ -20,6 +22,12 @@ AdminResponse text(unsigned status, std::string body) {
 AdminResponse json(std::string body) {
     auto response = text(200, std::move(body));
     response.content_type = "application/json";
+    return response;
+}
+
+AdminResponse reply(ActionReply answer) {
+    auto response = text(answer.status, std::move(answer.body));
+    if (answer.status == 200) response.content_type = "application/json";
     return response;
 }
 
@@ -64,15 +72,23 @@ AdminResponse act(const AdminRequest& request, const AdminRoute& route, rollout:
     // Who acted, for /events and the log: the token's name and where they called from.
     call.actor = (request.credentials == Credentials::operator_token ? std::string(request.token_name) : "operator") + "@" +
                  std::string(request.peer);
-    auto reply = backend.act(call);
-    auto response = text(reply.status, std::move(reply.body));
-    if (reply.status == 200) response.content_type = "application/json";
+    return reply(backend.act(call));
+}
+
+AdminResponse dashboard_file(std::string_view target) {
+    const auto* asset = find_dashboard_asset(target.substr(0, target.find('?')));
+    if (!asset) return text(404, "404 Not Found\n");
+    auto response = text(200, std::string(asset->body));
+    response.content_type = std::string(asset->content_type);
     return response;
 }
 
-}  // namespace
-
-AdminResponse dispatch(const AdminRequest& request, AdminBackend& backend) {
+AdminResponse route_call(const AdminRequest& request, AdminBackend& backend) {
+    // A page of another site may not drive the operator's browser into an action (CSRF),
+    // whatever its credentials: checked first, like the token.
+    if (is_mutating_method(request.method))
+        if (auto refusal = cross_site_refusal(request.origin, request.host, request.fetch_site))
+            return text(403, std::move(*refusal));
     // Every mutating call is authenticated before its path is even looked at (SPEC §7).
     if (is_mutating_method(request.method) && request.credentials == Credentials::invalid) {
         auto response = text(401, "401 Unauthorized: this call needs Authorization: Bearer <admin token>\n");
@@ -100,6 +116,8 @@ AdminResponse dispatch(const AdminRequest& request, AdminBackend& backend) {
             return response;
         }
         case Endpoint::events: return json(backend.events_json(events_limit(route)));
+        case Endpoint::series: return reply(backend.series_json(query_value(route, "route")));
+        case Endpoint::dashboard: return dashboard_file(request.target);
         case Endpoint::demo: {
             auto answer = backend.demo(route.query);
             if (!answer) return text(404, "404 Not Found: /demo exists only in canaryd --demo\n");
@@ -107,6 +125,22 @@ AdminResponse dispatch(const AdminRequest& request, AdminBackend& backend) {
         }
         default: return text(404, "404 Not Found\n");
     }
+}
+
+}  // namespace
+
+AdminResponse dispatch(const AdminRequest& request, AdminBackend& backend) {
+    auto response = route_call(request, backend);
+    // Every answer, the dashboard's files and the API alike: no content sniffing, nothing
+    // loaded or framed from elsewhere, no inline script or style (so an injected string can
+    // never run), no referrer leaving the listener.
+    response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    response.headers.emplace_back("Content-Security-Policy",
+                                  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                                  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    response.headers.emplace_back("X-Frame-Options", "DENY");
+    response.headers.emplace_back("Referrer-Policy", "no-referrer");
+    return response;
 }
 
 }  // namespace canaryd::admin

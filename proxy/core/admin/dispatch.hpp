@@ -29,6 +29,11 @@ struct AdminRequest {
     Credentials credentials = Credentials::not_required;
     std::string_view peer;        // the caller's address, for the actor of an operator action
     std::string_view token_name;  // whose token it was ("admin" for token_file)
+    // What a browser says about who initiated the call (core/admin/cross_site); empty when
+    // absent, as from curl or canaryd ctl.
+    std::string_view origin;
+    std::string_view host;
+    std::string_view fetch_site;  // Sec-Fetch-Site
 };
 
 struct AdminResponse {
@@ -57,6 +62,9 @@ public:
     virtual std::string status_json() = 0;
     virtual std::string metrics_text() = 0;
     virtual std::string events_json(std::size_t limit) = 0;
+    // GET /series: a route's per-second points (core/admin/series); `route` empty means the
+    // only route. 404 for an unknown route, 400 when several routes leave it ambiguous.
+    virtual ActionReply series_json(std::string_view route) = 0;
     // nullopt outside --demo (the endpoint then does not exist).
     virtual std::optional<std::string> demo(const std::map<std::string, std::string>& query) = 0;
     virtual ActionReply act(const ActionRequest& request) = 0;

@@ -5,17 +5,8 @@
 
 #include <boost/json.hpp>
 
-#include <cmath>
-
 namespace canaryd::admin {
 namespace {
-
-// Rounds to `step` (a power of ten below 1) so that JSON shows 0.351, not 0.35100000000000003:
-// dividing by the integer 1/step gives the double nearest to the decimal.
-double round_to(double value, double step) {
-    const double scale = std::round(1.0 / step);
-    return std::round(value * scale) / scale;
-}
 
 boost::json::value version_json(const VersionStatus& v) {
     boost::json::object o;
@@ -25,17 +16,17 @@ boost::json::value version_json(const VersionStatus& v) {
     for (const auto& a : v.addresses) addresses.emplace_back(a);
     o["addresses"] = std::move(addresses);
     o["requests"] = v.requests;
-    o["success_rate"] = round_to(v.success_rate, 1e-6);
-    o["latency_p50_ms"] = round_to(v.latency_p50_ms, 1e-3);
-    o["latency_p90_ms"] = round_to(v.latency_p90_ms, 1e-3);
-    o["latency_p99_ms"] = round_to(v.latency_p99_ms, 1e-3);
-    o["traffic_share"] = round_to(v.traffic_share, 1e-3);
+    o["success_rate"] = json::rounded(v.success_rate, 1e-6);
+    o["latency_p50_ms"] = json::rounded(v.latency_p50_ms, 1e-3);
+    o["latency_p90_ms"] = json::rounded(v.latency_p90_ms, 1e-3);
+    o["latency_p99_ms"] = json::rounded(v.latency_p99_ms, 1e-3);
+    o["traffic_share"] = json::rounded(v.traffic_share, 1e-3);
     o["in_flight"] = v.in_flight;
     boost::json::object errors;
     for (std::size_t i = 0; i < v.upstream_errors.size(); ++i)
         errors[analysis::to_string(static_cast<analysis::ErrorKind>(i))] = v.upstream_errors[i];
     o["upstream_errors"] = std::move(errors);
-    o["cpu_cores"] = v.cpu_cores ? boost::json::value(round_to(*v.cpu_cores, 1e-4)) : boost::json::value(nullptr);
+    o["cpu_cores"] = v.cpu_cores ? boost::json::value(json::rounded(*v.cpu_cores, 1e-4)) : boost::json::value(nullptr);
     o["memory_bytes"] = v.memory_bytes ? boost::json::value(*v.memory_bytes) : boost::json::value(nullptr);
     if (!v.signal_error.empty()) o["signal_error"] = v.signal_error;
     return o;
@@ -48,6 +39,7 @@ std::string render_status_json(const StatusView& view) {
     root["config_generation"] = view.config_generation;
     root["canaryd_version"] = view.version;
     root["draining"] = view.draining;
+    root["token_required"] = view.token_required;
     root["window_seconds"] = view.window_seconds;
     boost::json::array routes;
     for (const auto& r : view.routes) {
@@ -55,8 +47,8 @@ std::string render_status_json(const StatusView& view) {
         o["name"] = r.name;
         o["state"] = r.state;
         if (!r.state_reason.empty()) o["state_reason"] = r.state_reason;
-        o["canary_weight"] = round_to(r.canary_weight, 0.01);
-        o["configured_weight"] = round_to(r.configured_weight, 0.01);
+        o["canary_weight"] = json::rounded(r.canary_weight, 0.01);
+        o["configured_weight"] = json::rounded(r.configured_weight, 0.01);
         o["step"] = r.step ? boost::json::value(*r.step) : boost::json::value(nullptr);
         o["stable"] = version_json(r.stable);
         o["canary"] = r.canary ? version_json(*r.canary) : boost::json::value(nullptr);
@@ -75,8 +67,8 @@ std::string render_status_json(const StatusView& view) {
             guardrails.push_back(boost::json::object{{"guardrail", g.guardrail},
                                                      {"verdict", g.verdict},
                                                      {"dry_run", g.dry_run},
-                                                     {"statistic", round_to(g.statistic, 1e-3)},
-                                                     {"threshold", round_to(g.threshold, 1e-3)},
+                                                     {"statistic", json::rounded(g.statistic, 1e-3)},
+                                                     {"threshold", json::rounded(g.threshold, 1e-3)},
                                                      {"canary_value", g.canary_value},
                                                      {"stable_value", g.stable_value}});
         o["guardrails"] = std::move(guardrails);

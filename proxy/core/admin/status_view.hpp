@@ -66,6 +66,7 @@ struct StatusView {
     std::uint64_t config_generation = 0;
     std::string version;  // canaryd's own version
     bool draining = false;
+    bool token_required = false;  // mutating calls need a token (the dashboard then asks for one)
     unsigned window_seconds = 0;
     std::vector<RouteStatus> routes;
 };

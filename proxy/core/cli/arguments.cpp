@@ -138,6 +138,8 @@ ParsedArguments parse_command_line(const std::vector<std::string>& args) {
             if (!value(a.listen)) return parsed;
         } else if (arg == "--admin") {
             if (!value(a.demo_admin)) return parsed;
+        } else if (arg == "--token-file") {
+            if (!value(a.token_file)) return parsed;
         } else if (arg == "--version" || arg == "-V") {
             if (!set_mode(Mode::version, arg)) return parsed;
         } else if (arg == "--help" || arg == "-h") {
@@ -149,6 +151,7 @@ ParsedArguments parse_command_line(const std::vector<std::string>& args) {
     }
     if (!a.listen.empty() && a.mode != Mode::demo) parsed.error = "--listen applies to --demo only";
     if (!a.demo_admin.empty() && a.mode != Mode::demo) parsed.error = "--admin applies to --demo and ctl only";
+    if (!a.token_file.empty() && a.mode != Mode::demo) parsed.error = "--token-file applies to --demo and ctl only";
     return parsed;
 }
 
@@ -164,9 +167,10 @@ std::string usage() {
     return "usage:\n"
            "  canaryd --config FILE          run with FILE (SIGHUP re-reads it)\n"
            "  canaryd --check-config FILE    validate FILE: exit 0, or print FILE:LINE:COL errors and exit 1\n"
-           "  canaryd --demo [--listen ADDR] [--admin ADDR]\n"
+           "  canaryd --demo [--listen ADDR] [--admin ADDR] [--token-file F]\n"
            "                                 run an embedded config with built-in stable and canary backends\n"
-           "                                 (defaults 127.0.0.1:8080 and admin 127.0.0.1:9901)\n"
+           "                                 (defaults 127.0.0.1:8080 and admin 127.0.0.1:9901; the dashboard\n"
+           "                                 is at the admin address; with --token-file, actions need that token)\n"
            "  canaryd ctl status|events|rollback|promote|pause|resume|weight N [--route R]\n"
            "              [--admin http://127.0.0.1:9901] [--token-file F] [--json]\n"
            "                                 operator commands over the admin API, printed as tables\n"

@@ -25,7 +25,7 @@ struct Arguments {
     // ctl:
     CtlCommand ctl;
     std::string admin_url = "http://127.0.0.1:9901";
-    std::string token_file;  // else $CANARYD_ADMIN_TOKEN
+    std::string token_file;  // ctl: else $CANARYD_ADMIN_TOKEN; demo: the admin's operator token
     bool json_output = false;  // --json: the API's JSON as it came, not tables
 };
 

@@ -62,4 +62,9 @@ std::string to_text(const boost::json::value& value) {
     return out;
 }
 
+double rounded(double value, double step) {
+    const double scale = std::round(1.0 / step);
+    return std::round(value * scale) / scale;
+}
+
 }  // namespace canaryd::json

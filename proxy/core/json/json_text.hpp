@@ -12,4 +12,8 @@ namespace canaryd::json {
 
 std::string to_text(const boost::json::value& value);
 
+// `value` rounded to `step` (a power of ten below 1), so that JSON shows 0.351, not
+// 0.35100000000000003: dividing by the integer 1/step gives the double nearest to the decimal.
+double rounded(double value, double step);
+
 }  // namespace canaryd::json

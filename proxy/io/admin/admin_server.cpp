@@ -59,6 +59,9 @@ private:
             in.authorization = std::string(request[bhttp::field::authorization]);
             in.peer = peer_;
             in.body = request.body();
+            in.origin = std::string(request[bhttp::field::origin]);
+            in.host = std::string(request[bhttp::field::host]);
+            in.fetch_site = std::string(request["Sec-Fetch-Site"]);
             const auto out = (*handler_)(in);
             response.result(out.status);
             response.set(bhttp::field::content_type, out.content_type);

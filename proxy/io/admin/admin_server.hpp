@@ -21,6 +21,10 @@ struct AdminHttpRequest {
     std::string authorization;
     std::string peer;
     std::string body;
+    // Who initiated the call, as a browser says it (core/admin/cross_site).
+    std::string origin;
+    std::string host;
+    std::string fetch_site;
 };
 
 class AdminServer : public std::enable_shared_from_this<AdminServer> {

@@ -20,14 +20,21 @@ admin::AdminResponse ProcessAdmin::handle(const AdminHttpRequest& request) {
                                           : admin::Credentials::viewer_token;
         if (token) name = token->name;
     }
-    return admin::dispatch({request.method, request.target, credentials, request.peer, name}, *this);
+    return admin::dispatch({request.method, request.target, credentials, request.peer, name, request.origin,
+                            request.host, request.fetch_site},
+                           *this);
 }
 
 std::string ProcessAdmin::status_json() {
     auto view = parts_.signals.status(*parts_.snapshots.load());
     parts_.rollout.fill_status(view);
     view.draining = parts_.draining;
+    view.token_required = token_required();
     return admin::render_status_json(view);
+}
+
+admin::ActionReply ProcessAdmin::series_json(std::string_view route) {
+    return parts_.signals.series(*parts_.snapshots.load(), route);
 }
 
 std::string ProcessAdmin::metrics_text() { return parts_.metrics.serialize(); }

@@ -45,6 +45,7 @@ public:
     std::string status_json() override;
     std::string metrics_text() override;
     std::string events_json(std::size_t limit) override;
+    admin::ActionReply series_json(std::string_view route) override;
     std::optional<std::string> demo(const std::map<std::string, std::string>& query) override;
     admin::ActionReply act(const admin::ActionRequest& request) override;
 

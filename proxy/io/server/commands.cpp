@@ -39,7 +39,7 @@ int run_command(const cli::Arguments& arguments) {
     switch (arguments.mode) {
         case cli::Mode::check_config: return check_config(arguments.config_path);
         case cli::Mode::run: return run_proxy(arguments.config_path);
-        case cli::Mode::demo: return run_demo(arguments.listen, arguments.demo_admin);
+        case cli::Mode::demo: return run_demo({arguments.listen, arguments.demo_admin, arguments.token_file});
         case cli::Mode::ctl: return run_ctl(arguments);
         case cli::Mode::version: std::cout << "canaryd " << CANARYD_VERSION << "\n"; return 0;
         case cli::Mode::help: std::cout << cli::usage(); return 0;

@@ -2,6 +2,8 @@
 
 #include "io/log/log.hpp"
 
+#include <algorithm>
+
 namespace canaryd::io {
 
 namespace {
@@ -136,6 +138,10 @@ void SignalsAggregator::tick(std::int64_t now_second, const Snapshot& snapshot) 
             state.last = totals;
             state.has_last = true;
             state.in_flight_now = totals.in_flight;
+            state.series.add({now_second, state.last_second.requests, state.last_second.failures,
+                              state.last_second.latency.quantile(0.50) / 1000.0,
+                              state.last_second.latency.quantile(0.99) / 1000.0, state.backend.cpu_cores,
+                              state.backend.memory_bytes});
             windows[static_cast<std::size_t>(role)] = state.window.sum(now_second);
         }
         const std::uint64_t route_requests = windows[0].requests + windows[1].requests;
@@ -248,6 +254,34 @@ admin::StatusView SignalsAggregator::status(const Snapshot& snapshot) const {
         view.routes.push_back(std::move(r));
     }
     return view;
+}
+
+admin::ActionReply SignalsAggregator::series(const Snapshot& snapshot, std::string_view route) const {
+    std::string name(route);
+    if (name.empty()) {
+        // ?route= is optional when there is exactly one route.
+        if (snapshot.routes.size() != 1)
+            return {400, "400 Bad Request: name the route with ?route=NAME (" + std::to_string(snapshot.routes.size()) +
+                             " routes)\n"};
+        name = snapshot.routes.front().config->name;
+    }
+    const auto compiled = std::find_if(snapshot.routes.begin(), snapshot.routes.end(),
+                                       [&](const auto& r) { return r.config->name == name; });
+    const auto it = routes_.find(name);
+    if (compiled == snapshot.routes.end() || it == routes_.end()) return {404, "404 Not Found: no route " + name + "\n"};
+    admin::RouteSeries out;
+    out.route = name;
+    out.window_seconds = static_cast<unsigned>(snapshot.config->defaults.signals.window.count() / 1000);
+    out.now = last_tick_;
+    auto version = [&](Role role) {
+        admin::VersionSeries v;
+        v.release = compiled->versions[static_cast<std::size_t>(role)].config->release;
+        if (const auto& state = it->second.versions[static_cast<std::size_t>(role)]) v.points = state->series.points(last_tick_);
+        return v;
+    };
+    out.stable = version(Role::stable);
+    if (compiled->has_canary) out.canary = version(Role::canary);
+    return {200, admin::render_series_json(out)};
 }
 
 }  // namespace canaryd::io

@@ -4,6 +4,8 @@
 // latest backend CPU/memory readings and renders the /status view.
 #pragma once
 
+#include "core/admin/dispatch.hpp"
+#include "core/admin/series.hpp"
 #include "core/admin/status_view.hpp"
 #include "core/analysis/window.hpp"
 #include "core/config/config.hpp"
@@ -46,11 +48,14 @@ public:
     std::int64_t last_tick() const { return last_tick_; }
 
     admin::StatusView status(const Snapshot& snapshot) const;
+    // GET /series (the dashboard's charts): the window's per-second points of both versions.
+    admin::ActionReply series(const Snapshot& snapshot, std::string_view route) const;
 
 private:
     struct VersionState {
-        explicit VersionState(unsigned window_seconds) : window(window_seconds) {}
+        explicit VersionState(unsigned window_seconds) : window(window_seconds), series(window_seconds) {}
         analysis::Window window;
+        admin::Series series;
         analysis::VersionTotals last;
         bool has_last = false;
         std::string release;

@@ -16,13 +16,26 @@
 
 namespace canaryd::io {
 
-std::string demo_config_yaml(const std::string& listen, const std::string& admin, std::uint16_t stable_port,
-                             std::uint16_t canary_port) {
+namespace {
+
+// A YAML single-quoted scalar: the only escape is '' for a quote (YAML 1.2 §7.3.2).
+std::string yaml_quoted(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+}
+
+}  // namespace
+
+std::string demo_config_yaml(const DemoOptions& options, std::uint16_t stable_port, std::uint16_t canary_port) {
+    const std::string listen = options.listen.empty() ? "127.0.0.1:8080" : options.listen;
+    const std::string admin = options.admin.empty() ? "127.0.0.1:9901" : options.admin;
+    const std::string token = options.token_file.empty() ? "" : "  token_file: " + yaml_quoted(options.token_file) + "\n";
     return "threads: 2\n"
            "listeners:\n"
-           "  - address: " + listen + "\n"
+           "  - address: " + yaml_quoted(listen) + "\n"
            "admin:\n"
-           "  address: " + admin + "\n"
+           "  address: " + yaml_quoted(admin) + "\n" + token +
            "defaults:\n"
            "  version_header: x-canaryd-version\n"
            "  signals: {window: 30s}\n"
@@ -94,7 +107,7 @@ void generate_traffic(std::uint16_t port, const std::atomic<bool>& running) {
 
 }  // namespace
 
-int run_demo(const std::string& listen, const std::string& admin) {
+int run_demo(const DemoOptions& demo) {
     DemoKnobs knobs;
     boost::asio::io_context backends_context(1);
     EmbeddedBackend stable(backends_context, 0, version_page("stable", "v1", nullptr));
@@ -113,9 +126,7 @@ int run_demo(const std::string& listen, const std::string& admin) {
         }
     } joiner{backends_context, backends_thread};
 
-    const std::string address = listen.empty() ? "127.0.0.1:8080" : listen;
-    const std::string admin_address = admin.empty() ? "127.0.0.1:9901" : admin;
-    auto loaded = config::load_config(demo_config_yaml(address, admin_address, stable.port(), canary.port()));
+    auto loaded = config::load_config(demo_config_yaml(demo, stable.port(), canary.port()));
     if (!loaded.ok()) {
         std::string message = "demo config is invalid:";
         for (const auto& e : loaded.errors) message += "\n  " + config::format_error("--demo", e);
@@ -139,9 +150,11 @@ int run_demo(const std::string& listen, const std::string& admin) {
     std::thread traffic([&] { generate_traffic(app.listener_port(0), running); });
     const std::string admin_host = loaded.config->admin.address.host + ":" + std::to_string(app.admin_port());
     // ctl talks to the default admin address unless told: say --admin when it is another.
-    const std::string to = admin.empty() ? "" : " --admin http://" + admin_host;
+    std::string to = demo.admin.empty() ? "" : " --admin http://" + admin_host;
+    if (!demo.token_file.empty()) to += " --token-file " + demo.token_file;
     std::cout << "canaryd demo: stable v1 and canary v2 behind " << url << " (canary weight 20 %),\n"
               << "with built-in traffic of about 50 requests/s and guardrails on success rate and p99 latency.\n\n"
+              << "  dashboard: http://" << admin_host << "/    # live charts; roll back from the browser\n\n"
               << "  try:  curl -s " << url << "    # see who answers\n"
               << "        curl -s -H 'x-canary: always' " << url << "\n"
               << "        curl -s " << admin_host << "/status    # live signals of both versions\n"

@@ -17,6 +17,7 @@ struct FakeProcess final : admin::AdminBackend {
     admin::ActionReply reply{200, "{\"changed\":true}\n"};
     std::vector<admin::ActionRequest> actions;
     std::vector<std::size_t> event_limits;
+    std::vector<std::string> series_routes;
 
     bool draining() const override { return is_draining; }
     std::string status_json() override { return "{\"routes\":[]}"; }
@@ -24,6 +25,11 @@ struct FakeProcess final : admin::AdminBackend {
     std::string events_json(std::size_t limit) override {
         event_limits.push_back(limit);
         return "[]";
+    }
+    admin::ActionReply series_json(std::string_view route) override {
+        series_routes.emplace_back(route);
+        if (route == "nope") return {404, "404 Not Found: no route nope\n"};
+        return {200, "{\"route\":\"api\"}\n"};
     }
     std::optional<std::string> demo(const std::map<std::string, std::string>& query) override {
         if (!demo_mode) return std::nullopt;
@@ -37,7 +43,14 @@ struct FakeProcess final : admin::AdminBackend {
 
 admin::AdminResponse call(FakeProcess& process, std::string_view method, std::string_view target,
                           Credentials credentials = Credentials::not_required, std::string_view token_name = "") {
-    return admin::dispatch({method, target, credentials, "10.0.0.7", token_name}, process);
+    return admin::dispatch({method, target, credentials, "10.0.0.7", token_name, "", "", ""}, process);
+}
+
+// A call as a browser makes it: with its Origin, Host and Sec-Fetch-Site.
+admin::AdminResponse browser_call(FakeProcess& process, std::string_view target, std::string_view origin,
+                                  std::string_view fetch_site, Credentials credentials = Credentials::operator_token) {
+    return admin::dispatch({"POST", target, credentials, "127.0.0.1", "admin", origin, "127.0.0.1:9901", fetch_site},
+                           process);
 }
 
 std::string header(const admin::AdminResponse& response, const std::string& name) {
@@ -141,4 +154,79 @@ TEST_CASE("admin dispatch: operator actions carry the route, the weight and who 
     CHECK(refused.status == 409);
     CHECK(refused.content_type == "text/plain; charset=utf-8");
     CHECK(refused.body == process.reply.body);
+}
+
+TEST_CASE("admin dispatch: the dashboard's page and files come from the binary with their types") {
+    FakeProcess process;
+    const auto page = call(process, "GET", "/");
+    CHECK(page.status == 200);
+    CHECK(page.content_type == "text/html; charset=utf-8");
+    CHECK(page.body.find("<script src=\"/dashboard.js\" defer></script>") != std::string::npos);
+    // The policy forbids inline code, so the page must not carry any.
+    CHECK(page.body.find("<script>") == std::string::npos);
+    CHECK(page.body.find(" onclick=") == std::string::npos);
+    CHECK(page.body.find(" style=") == std::string::npos);
+    CHECK(call(process, "GET", "/?from=bookmark").status == 200);
+    const auto script = call(process, "GET", "/dashboard.js");
+    CHECK(script.content_type == "text/javascript; charset=utf-8");
+    CHECK(script.body.find("fetch(") != std::string::npos);
+    CHECK(call(process, "GET", "/dashboard.css").content_type == "text/css; charset=utf-8");
+    CHECK(call(process, "GET", "/favicon.svg").content_type == "image/svg+xml");
+    CHECK(call(process, "HEAD", "/").status == 200);
+    CHECK(call(process, "POST", "/").status == 405);
+}
+
+TEST_CASE("admin dispatch: every answer forbids sniffing, framing and any source but the listener") {
+    FakeProcess process;
+    for (auto target : {"/", "/status", "/nope", "/dashboard.js"}) {
+        CAPTURE(target);
+        const auto response = call(process, "GET", target);
+        CHECK(header(response, "X-Content-Type-Options") == "nosniff");
+        const auto policy = header(response, "Content-Security-Policy");
+        CHECK(policy.find("default-src 'none'") != std::string::npos);
+        CHECK(policy.find("script-src 'self'") != std::string::npos);
+        CHECK(policy.find("frame-ancestors 'none'") != std::string::npos);
+        CHECK(policy.find("unsafe-inline") == std::string::npos);
+        CHECK(header(response, "X-Frame-Options") == "DENY");
+    }
+    CHECK(header(call(process, "POST", "/rollback", Credentials::invalid), "X-Content-Type-Options") == "nosniff");
+}
+
+TEST_CASE("admin dispatch: /series passes the route on and the process's answer back") {
+    FakeProcess process;
+    const auto series = call(process, "GET", "/series?route=api");
+    CHECK(series.status == 200);
+    CHECK(series.content_type == "application/json");
+    CHECK(call(process, "GET", "/series").status == 200);
+    const auto unknown = call(process, "GET", "/series?route=nope");
+    CHECK(unknown.status == 404);
+    CHECK(unknown.content_type == "text/plain; charset=utf-8");
+    CHECK(process.series_routes == std::vector<std::string>{"api", "", "nope"});
+}
+
+TEST_CASE("admin dispatch: another site cannot drive the operator's browser into an action (CSRF)") {
+    FakeProcess process;
+    // Refused whatever the credentials: the browser would have attached them for the attacker.
+    for (auto credentials : {Credentials::operator_token, Credentials::not_required}) {
+        const auto cross = browser_call(process, "/rollback", "https://evil.example", "cross-site", credentials);
+        CHECK(cross.status == 403);
+        CHECK(cross.body.find("cross-site") != std::string::npos);
+        CHECK(browser_call(process, "/rollback", "http://127.0.0.1:8080", "same-site", credentials).status == 403);
+        // An old browser without Fetch Metadata still sends Origin.
+        CHECK(browser_call(process, "/pause", "http://evil.example", "", credentials).status == 403);
+        CHECK(browser_call(process, "/pause", "null", "", credentials).status == 403);
+    }
+    CHECK(process.actions.empty());
+    // The dashboard itself, and a call typed by the user, go through.
+    CHECK(browser_call(process, "/rollback", "http://127.0.0.1:9901", "same-origin").status == 200);
+    CHECK(browser_call(process, "/resume", "", "none").status == 200);
+    CHECK(browser_call(process, "/resume", "HTTP://127.0.0.1:9901", "").status == 200);
+    CHECK(process.actions.size() == 3);
+    // The cross-site check comes before the token check: no hint whether a token was right.
+    CHECK(browser_call(process, "/rollback", "https://evil.example", "cross-site", Credentials::invalid).status == 403);
+    // Reading is not an action; the policy headers keep other sites from framing the page.
+    CHECK(admin::dispatch({"GET", "/status", Credentials::not_required, "127.0.0.1", "", "https://evil.example",
+                           "127.0.0.1:9901", "cross-site"},
+                          process)
+              .status == 200);
 }

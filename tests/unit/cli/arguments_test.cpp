@@ -24,6 +24,12 @@ TEST_CASE("command line forms") {
     CHECK(moved->demo_admin == "127.0.0.1:9902");
     CHECK_FALSE(parse_arguments({"--config", "x", "--admin", "127.0.0.1:9902"}).ok());
     CHECK_FALSE(parse_arguments({"--demo", "--admin"}).ok());
+    // The demo's admin may be guarded by a token, as the dashboard's buttons then need one.
+    auto guarded = parse_arguments({"--demo", "--admin", "127.0.0.1:0", "--token-file", "/tmp/t"});
+    REQUIRE(guarded.ok());
+    CHECK(guarded->token_file == "/tmp/t");
+    CHECK_FALSE(parse_arguments({"--config", "x", "--token-file", "/tmp/t"}).ok());
+    CHECK_FALSE(parse_arguments({"--demo", "--token-file"}).ok());
 
     CHECK(parse_arguments({"--version"})->mode == Mode::version);
     CHECK(parse_arguments({"--help"})->mode == Mode::help);
