@@ -98,7 +98,10 @@ TEST_CASE("a large upload streams through intact, before the client has finished
     RawClient client(proxy.port(), 30s);
     client.send("PUT /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
     client.send(std::string_view(body).substr(0, 2 << 20));
-    std::this_thread::sleep_for(300ms);  // the upstream must already have the first MiB
+    // The upstream must get the first MiB while the client still holds back the rest; wait for
+    // it with a bound generous enough for a loaded sanitizer build.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (seen_before_rest.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
     rest_sent = true;
     client.send(std::string_view(body).substr(2 << 20));
     auto response = client.read_response();

@@ -53,13 +53,19 @@ public:
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
         REQUIRE(posix_spawn(&pid_, CANARYD_BURNER, nullptr, nullptr, argv.data(), environ) == 0);
-        for (int i = 0; i < 100; ++i) {
+        // Generous: on a loaded CI machine touching the memory can take seconds.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (std::chrono::steady_clock::now() < deadline) {
             std::ifstream in(pid_file);
             int written = 0;
             if (in >> written && written == pid_) return;
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
-        FAIL("the burner did not write its pid file");
+        // The destructor does not run when the constructor fails: stop the burner here, or it
+        // spins forever and holds the test's output open (CTest then waits for its timeout).
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+        FAIL("the burner did not write its pid file within 30 s");
     }
     ~Burner() {
         kill(pid_, SIGKILL);

@@ -11,9 +11,12 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <sys/file.h>
 #include <unistd.h>
+#include <vector>
 
 namespace canaryd::test {
 
@@ -237,10 +240,62 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path, ec);
 }
 
-std::uint16_t closed_port() {
+namespace {
+
+// The lowest port the kernel hands out as the local port of an outgoing connection or of a
+// bind to port 0 (Linux: net.ipv4.ip_local_port_range, 32768 by default).
+std::uint16_t ephemeral_low() {
+    std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+    unsigned low = 0;
+    if (in >> low && low > 1024 && low <= 65535) return static_cast<std::uint16_t>(low);
+    return 32768;
+}
+
+bool can_bind(std::uint16_t port) {
+    boost::system::error_code error;
     asio::io_context context;
-    tcp::acceptor acceptor(context, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    return acceptor.local_endpoint().port();
+    tcp::acceptor acceptor(context);
+    acceptor.open(tcp::v4(), error);
+    if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) acceptor.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), error);
+    return !error;
+}
+
+}  // namespace
+
+// A port handed to another process (canaryd, etcd, Prometheus) must stay free until that
+// process binds it. A port the kernel chose for a bind to 0 comes from the ephemeral range,
+// which every outgoing connection of every test running in parallel also draws from, so it
+// can be taken in between ("Address already in use" under load). Ports are therefore picked
+// below that range, and each is reserved for the life of this test process by an exclusive
+// lock on a file named after it, so two test processes never pick the same one.
+std::uint16_t closed_port() {
+    static std::vector<int> held_locks;  // released when the test process exits
+    const std::uint16_t high = ephemeral_low();
+    const std::uint16_t low = high > 12000 ? static_cast<std::uint16_t>(high - 12000) : 1025;
+    const std::filesystem::path lock_dir = std::filesystem::temp_directory_path() / "canaryd-test-ports";
+    std::error_code ignored;
+    std::filesystem::create_directories(lock_dir, ignored);
+    const unsigned span = high - low;
+    unsigned start = static_cast<unsigned>(getpid()) * 7919u + static_cast<unsigned>(held_locks.size()) * 104729u;
+    for (unsigned i = 0; i < span; ++i) {
+        const auto port = static_cast<std::uint16_t>(low + (start + i) % span);
+        const std::string lock_path = (lock_dir / std::to_string(port)).string();
+        const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) continue;
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd);
+            continue;
+        }
+        if (!can_bind(port)) {
+            ::close(fd);
+            continue;
+        }
+        held_locks.push_back(fd);
+        return port;
+    }
+    FAIL("no free port below the ephemeral range " << high);
+    return 0;
 }
 
 std::string config_with_routes(const std::string& routes, const std::string& extra_top_level) {

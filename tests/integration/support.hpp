@@ -149,7 +149,8 @@ struct TempDir {
     std::filesystem::path path;
 };
 
-// A port on 127.0.0.1 with nothing listening (bound once, then released).
+// A port on 127.0.0.1 with nothing listening, below the kernel's ephemeral range and reserved
+// for this test process (no other test picks it, no outgoing connection takes it).
 std::uint16_t closed_port();
 
 // A config with one listener on port 0 and the given routes block.
