@@ -24,6 +24,9 @@ public:
     // `ready_body` (empty: any). Fails the test, with the log, when it does not.
     void start(std::vector<std::string> args, std::string log_path, std::uint16_t port, const std::string& ready_target,
                const std::string& ready_body, std::chrono::seconds limit);
+    // SIGTERM, then SIGKILL after 5 s; start() may be called again (the log is appended to).
+    void stop();
+    bool running() const { return pid_ != 0; }
     std::string log() const;
 
 private:

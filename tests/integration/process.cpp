@@ -51,7 +51,8 @@ void CanarydProcess::spawn(std::vector<std::string> args, std::uint16_t admin_po
     const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     REQUIRE(rc == 0);
-    for (int i = 0; i < 200; ++i) {
+    // Generous: a sanitizer build on a loaded CI machine starts slowly.
+    for (int i = 0; i < 600; ++i) {
         try {
             if (Client(admin_port).get("/healthz").result_int() == 200) return;
         } catch (const std::exception&) {

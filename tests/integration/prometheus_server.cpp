@@ -4,7 +4,8 @@
 
 namespace canaryd::test {
 
-PrometheusServer::PrometheusServer(const std::vector<std::string>& targets) : port_(closed_port()) {
+PrometheusServer::PrometheusServer(const std::vector<std::string>& targets, std::uint16_t port)
+    : port_(port != 0 ? port : closed_port()) {
     std::string list;
     for (const auto& t : targets) list += (list.empty() ? "'" : ", '") + t + "'";
     const auto config = (dir_.path / "prometheus.yml").string();

@@ -14,9 +14,12 @@ namespace canaryd::test {
 
 class PrometheusServer {
 public:
-    explicit PrometheusServer(const std::vector<std::string>& targets);  // "127.0.0.1:PORT" each
+    // "127.0.0.1:PORT" each; `port` 0: a free one.
+    explicit PrometheusServer(const std::vector<std::string>& targets, std::uint16_t port = 0);
 
     std::uint16_t port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    void stop() { process_.stop(); }
     std::string log() const { return process_.log(); }
 
 private:

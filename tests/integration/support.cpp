@@ -149,17 +149,26 @@ std::int64_t Proxy::reload(const std::string& yaml) {
     return before;
 }
 
-LoadLoop::LoadLoop(std::uint16_t port, std::map<std::string, std::string> headers) {
-    thread_ = std::thread([this, port, headers] {
+LoadLoop::LoadLoop(std::uint16_t port, std::map<std::string, std::string> headers, unsigned per_second) {
+    thread_ = std::thread([this, port, headers, per_second] {
+        const auto gap = per_second == 0 ? std::chrono::microseconds(0) : std::chrono::microseconds(1'000'000 / per_second);
+        auto next = std::chrono::steady_clock::now();
         while (running_) {
             try {
                 Client client(port);
                 while (running_) {
-                    client.get("/", headers);
+                    const auto status = client.get("/", headers).result_int();
                     ++sent_;
+                    if (status < 200 || status > 299) ++not_ok_;
+                    if (per_second != 0) {
+                        next += gap;
+                        std::this_thread::sleep_until(next);
+                    }
                 }
             } catch (const std::exception&) {
+                ++not_ok_;
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));  // reconnect
+                next = std::chrono::steady_clock::now();
             }
         }
     });
@@ -229,9 +238,9 @@ std::vector<boost::json::object> LogCapture::events(const std::string& event) co
     return out;
 }
 
-TempDir::TempDir() {
-    char name[] = "/tmp/canaryd-test-XXXXXX";
-    REQUIRE(::mkdtemp(name) != nullptr);
+TempDir::TempDir(const char* parent) {
+    std::string name = std::string(parent) + "/canaryd-test-XXXXXX";
+    REQUIRE(::mkdtemp(name.data()) != nullptr);
     path = name;
 }
 

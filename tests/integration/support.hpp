@@ -90,13 +90,16 @@ private:
 // Requests sent in a loop from a thread of its own until destroyed.
 class LoadLoop {
 public:
-    LoadLoop(std::uint16_t port, std::map<std::string, std::string> headers = {});
+    // `per_second` 0: as fast as the proxy answers; else paced to about that rate.
+    LoadLoop(std::uint16_t port, std::map<std::string, std::string> headers = {}, unsigned per_second = 0);
     ~LoadLoop();
     std::uint64_t sent() const { return sent_.load(); }
+    std::uint64_t not_ok() const { return not_ok_.load(); }  // answers other than 2xx, and transport errors
 
 private:
     std::atomic<bool> running_{true};
     std::atomic<std::uint64_t> sent_{0};
+    std::atomic<std::uint64_t> not_ok_{0};
     std::thread thread_;
 };
 
@@ -142,7 +145,7 @@ private:
 
 // A temporary directory, removed with everything in it when destroyed.
 struct TempDir {
-    TempDir();
+    explicit TempDir(const char* parent = "/tmp");
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;

@@ -75,6 +75,17 @@ std::string render_status_json(const StatusView& view) {
         routes.push_back(std::move(o));
     }
     root["routes"] = std::move(routes);
+    if (view.fleet) {
+        const auto& f = *view.fleet;
+        boost::json::object fleet{{"name", f.name},         {"id", f.id},
+                                  {"role", f.role},         {"state", f.state},
+                                  {"replicas", f.replicas}, {"signals", f.signals}};
+        if (f.leader.empty()) fleet["leader"] = nullptr;
+        else fleet["leader"] = f.leader;
+        if (!f.error.empty()) fleet["error"] = f.error;
+        if (!f.signals_error.empty()) fleet["signals_error"] = f.signals_error;
+        root["fleet"] = std::move(fleet);
+    }
     return json::to_text(root) + "\n";
 }
 

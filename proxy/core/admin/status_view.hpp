@@ -62,6 +62,20 @@ struct RouteStatus {
     std::vector<GuardrailStatus> guardrails;  // empty before the first evaluation
 };
 
+// Fleet mode (SPEC §9): who this replica is in its fleet and whether the fleet is whole.
+struct FleetStatus {
+    std::string name;
+    std::string id;             // this replica (unique per process)
+    std::string role;           // leader | follower | standalone
+    std::string state = "ok";   // ok | degraded (etcd unreachable)
+    std::string leader;         // the leader's id, "" when none is known
+    int replicas = 0;           // live replicas (etcd presence keys, else Prometheus targets up)
+    std::string error;          // why degraded
+    // The fleet-wide signals (Prometheus): "ok", "holding" (with why), or "off" without them.
+    std::string signals = "off";
+    std::string signals_error;
+};
+
 struct StatusView {
     std::uint64_t config_generation = 0;
     std::string version;  // canaryd's own version
@@ -69,6 +83,7 @@ struct StatusView {
     bool token_required = false;  // mutating calls need a token (the dashboard then asks for one)
     unsigned window_seconds = 0;
     std::vector<RouteStatus> routes;
+    std::optional<FleetStatus> fleet;  // absent without `fleet:`
 };
 
 std::string render_status_json(const StatusView& view);

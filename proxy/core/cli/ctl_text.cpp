@@ -107,6 +107,13 @@ Result<std::string> status_text(std::string_view text) {
     std::string out = "canaryd " + str(status, "canaryd_version") + ", config generation " +
                       str(status, "config_generation") + ", window " + str(status, "window_seconds") + " s" +
                       (str(status, "draining") == "yes" ? ", DRAINING" : "") + "\n";
+    if (const auto* f = field(status, "fleet"); f && f->is_object()) {
+        out += "fleet " + str(*f, "name") + ": replica " + str(*f, "id") + " is " + str(*f, "role") + ", " + str(*f, "state") +
+               ", leader " + str(*f, "leader", "none") + ", " + str(*f, "replicas") + " replicas, fleet signals " +
+               str(*f, "signals") + "\n";
+        if (const auto e = str(*f, "error", ""); !e.empty()) out += "  why: " + e + "\n";
+        if (const auto e = str(*f, "signals_error", ""); !e.empty()) out += "  signals: " + e + "\n";
+    }
     const auto* routes = field(status, "routes");
     if (!routes || !routes->is_array()) return Error{"/status has no routes"};
     for (const auto& route : routes->as_array()) {
@@ -151,10 +158,18 @@ Result<std::string> events_text(std::string_view text) {
     const auto* events = field(*parsed, "events");
     if (!events || !events->is_array()) return Error{"/events has no events"};
     if (events->as_array().empty()) return std::string("no events yet\n");
-    Table table({"time", "route", "event", "actor", "weight", "reason"});
-    for (const auto& e : events->as_array())
-        table.add({str(e, "time"), str(e, "route"), str(e, "event"), str(e, "actor"), percent(num(e, "canary_weight")),
-                   str(e, "reason", "")});
+    // In a fleet, which replica decided each event (SPEC §9).
+    bool fleet = false;
+    for (const auto& e : events->as_array()) fleet = fleet || field(e, "decided_by") != nullptr;
+    std::vector<std::string> columns{"time", "route", "event", "actor", "weight", "reason"};
+    if (fleet) columns.insert(columns.begin() + 4, "decided by");
+    Table table(columns);
+    for (const auto& e : events->as_array()) {
+        std::vector<std::string> row{str(e, "time"), str(e, "route"), str(e, "event"), str(e, "actor"),
+                                     percent(num(e, "canary_weight")), str(e, "reason", "")};
+        if (fleet) row.insert(row.begin() + 4, str(e, "decided_by", "-"));
+        table.add(row);
+    }
     return table.render("");
 }
 
@@ -166,6 +181,7 @@ Result<std::string> action_text(std::string_view text) {
                       percent(num(reply, "canary_weight"));
     if (const auto reason = str(reply, "reason", ""); !reason.empty()) out += " (" + reason + ")";
     if (str(reply, "changed") == "no") out += "; it already was: nothing changed";
+    if (const auto by = str(reply, "decided_by", ""); !by.empty()) out += "; decided by replica " + by;
     return out + "\n";
 }
 

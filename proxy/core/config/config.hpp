@@ -240,6 +240,30 @@ struct NotifyTarget {
 inline constexpr const char* kNotifyEvents[] = {"rollback", "pause",        "advance",       "promote",
                                                 "resume",   "hold_timeout", "fleet_degraded"};
 
+// Fleet mode (SPEC §9): the replicas that share `name` act as one canary.
+struct FleetPrometheus {
+    std::string url;        // as written (for messages)
+    std::string host;
+    std::uint16_t port = 9090;
+    // Label matchers added to every query, without the braces ('job="canaryd-checkout"');
+    // empty: none.
+    std::string selector;
+    Duration timeout{2'000};
+    friend bool operator==(const FleetPrometheus&, const FleetPrometheus&) = default;
+};
+struct FleetEtcd {
+    std::vector<HostPort> endpoints;  // tried in order; the one that answered is kept
+    std::string prefix = "/canaryd/";
+    Duration lease{10'000};
+    friend bool operator==(const FleetEtcd&, const FleetEtcd&) = default;
+};
+struct Fleet {
+    std::string name;
+    std::optional<FleetPrometheus> prometheus;  // fleet-wide signals
+    std::optional<FleetEtcd> etcd;              // shared rollout state and leader
+    friend bool operator==(const Fleet&, const Fleet&) = default;
+};
+
 struct Config {
     std::uint32_t threads = 0;  // 0 = one per core, resolved by the I/O layer
     // Reload when the config file changes (SPEC §11), as well as on SIGHUP.
@@ -251,6 +275,7 @@ struct Config {
     Defaults defaults;
     std::vector<Route> routes;
     std::vector<NotifyTarget> notify;
+    std::optional<Fleet> fleet;
 
     const Route* find_route(std::string_view name) const;
 };

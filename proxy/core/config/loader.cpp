@@ -93,9 +93,6 @@ public:
                       {"threads", "listeners", "admin", "state_file", "access_log", "watch_config", "defaults", "routes",
                        "fleet", "notify"});
         if (!top.valid()) return config;
-        // SPEC §9's fleet mode is being built (its etcd and Prometheus clients exist, the
-        // shared state does not yet): a config that asks for it is refused, never half-honoured.
-        unsupported(top, "fleet");
         if (auto n = top.get("threads"); n.IsDefined())
             config.threads = static_cast<std::uint32_t>(reader_.uint(n, "threads", 1, 1024).value_or(0));
         load_listeners(top.require("listeners"), config);
@@ -109,6 +106,7 @@ public:
         if (auto n = top.get("defaults"); n.IsDefined()) load_defaults(n, config.defaults);
         load_routes(top.require("routes"), config);
         if (auto n = top.get("notify"); n.IsDefined()) load_notify(n, config.notify);
+        if (auto n = top.get("fleet"); n.IsDefined()) config.fleet = load_fleet(n);
         return config;
     }
 
@@ -154,11 +152,104 @@ public:
         }
     }
 
-private:
-    void unsupported(const MapFields& map, std::string_view key) {
-        if (auto n = map.get(key); n.IsDefined())
-            reader_.error(n, map.path_of(key), "not supported yet by this build of canaryd");
+    // SPEC §9. At least one engine: a fleet with neither would be a fleet in name only.
+    Fleet load_fleet(const YAML::Node& node) {
+        Fleet fleet;
+        MapFields fields(reader_, node, "fleet", {"name", "prometheus", "etcd"});
+        if (!fields.valid()) return fleet;
+        if (auto n = fields.require("name"); n.IsDefined())
+            if (auto text = reader_.non_empty_string(n, "fleet.name")) {
+                if (!is_route_name(*text))
+                    reader_.error(n, "fleet.name", "use 1-64 letters, digits, '-', '_' or '.' (it names etcd keys)");
+                else
+                    fleet.name = *text;
+            }
+        if (auto n = fields.get("prometheus"); n.IsDefined()) fleet.prometheus = load_fleet_prometheus(n);
+        if (auto n = fields.get("etcd"); n.IsDefined()) fleet.etcd = load_fleet_etcd(n);
+        if (!fields.has("prometheus") && !fields.has("etcd"))
+            reader_.error(node, "fleet", "name at least one of prometheus (fleet-wide signals) or etcd (shared state)");
+        return fleet;
     }
+
+    FleetPrometheus load_fleet_prometheus(const YAML::Node& node) {
+        FleetPrometheus out;
+        MapFields fields(reader_, node, "fleet.prometheus", {"url", "selector", "timeout"});
+        if (!fields.valid()) return out;
+        if (auto u = fields.require("url"); u.IsDefined())
+            if (auto text = reader_.non_empty_string(u, "fleet.prometheus.url")) {
+                auto parsed = parse_http_url(*text, true);
+                if (!parsed) {
+                    reader_.error(u, "fleet.prometheus.url", parsed.message());
+                } else if (parsed->https) {
+                    reader_.error(u, "fleet.prometheus.url", "https is not supported here: use http:// (a sidecar or in-cluster address)");
+                } else {
+                    out.url = *text;
+                    out.host = parsed->host;
+                    out.port = parsed->port;
+                }
+            }
+        if (auto s = fields.get("selector"); s.IsDefined())
+            if (auto text = reader_.string(s, "fleet.prometheus.selector")) {
+                std::string_view v = *text;
+                while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+                while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+                if (v.size() < 2 || v.front() != '{' || v.back() != '}' ||
+                    v.substr(1, v.size() - 2).find_first_of("{}") != std::string_view::npos || first_control(v) != std::string_view::npos)
+                    reader_.error(s, "fleet.prometheus.selector",
+                                  "a label matcher set in braces, e.g. '{job=\"canaryd-checkout\"}'");
+                else
+                    out.selector = std::string(v.substr(1, v.size() - 2));
+            }
+        if (auto t = fields.get("timeout"); t.IsDefined())
+            if (auto d = reader_.duration(t, "fleet.prometheus.timeout")) {
+                if (*d < Duration(100) || *d > Duration(60'000))
+                    reader_.error(t, "fleet.prometheus.timeout", "must be between 100ms and 60s");
+                else
+                    out.timeout = *d;
+            }
+        return out;
+    }
+
+    FleetEtcd load_fleet_etcd(const YAML::Node& node) {
+        FleetEtcd out;
+        MapFields fields(reader_, node, "fleet.etcd", {"endpoints", "prefix", "lease"});
+        if (!fields.valid()) return out;
+        if (auto e = fields.require("endpoints"); e.IsDefined() && reader_.expect_sequence(e, "fleet.etcd.endpoints")) {
+            if (e.size() == 0) reader_.error(e, "fleet.etcd.endpoints", "at least one endpoint is required");
+            for (std::size_t i = 0; i < e.size(); ++i) {
+                const auto path = "fleet.etcd.endpoints[" + std::to_string(i) + "]";
+                auto text = reader_.non_empty_string(e[i], path);
+                if (!text) continue;
+                auto parsed = parse_http_url(*text, false);
+                if (!parsed) {
+                    reader_.error(e[i], path, parsed.message() + " (etcd's JSON gateway, e.g. http://etcd-0:2379)");
+                    continue;
+                }
+                if (parsed->target != "/") {
+                    reader_.error(e[i], path, "an endpoint is scheme, host and port only (no path)");
+                    continue;
+                }
+                out.endpoints.push_back({parsed->host, parsed->port});
+            }
+        }
+        if (auto p = fields.get("prefix"); p.IsDefined())
+            if (auto text = reader_.non_empty_string(p, "fleet.etcd.prefix")) {
+                if (first_control(*text) != std::string_view::npos || !text->starts_with('/') || !text->ends_with('/'))
+                    reader_.error(p, "fleet.etcd.prefix", "a key prefix that starts and ends with '/', e.g. /canaryd/");
+                else
+                    out.prefix = *text;
+            }
+        if (auto l = fields.get("lease"); l.IsDefined())
+            if (auto d = reader_.duration(l, "fleet.etcd.lease")) {
+                if (*d < Duration(2'000) || *d > Duration(300'000) || d->count() % 1000 != 0)
+                    reader_.error(l, "fleet.etcd.lease", "whole seconds between 2s and 5m (etcd leases are in seconds)");
+                else
+                    out.lease = *d;
+            }
+        return out;
+    }
+
+private:
 
     void load_listeners(const YAML::Node& node, Config& config) {
         if (!node.IsDefined() || !reader_.expect_sequence(node, "listeners")) return;

@@ -9,6 +9,8 @@ std::vector<RestartNeeded> restart_needed(const Config& running, const Config& n
     if (!(running.admin.address == next.admin.address))
         out.push_back({"admin", "the admin listener's address changes on restart"});
     if (running.state_file != next.state_file) out.push_back({"state_file", "the state file changes on restart"});
+    if (running.fleet != next.fleet)
+        out.push_back({"fleet", "fleet membership (name, Prometheus, etcd) changes on restart"});
     return out;
 }
 

@@ -2,7 +2,7 @@
 
 namespace canaryd::rollout {
 
-SecondEffects run_second(RouteLoop& loop, const SecondInput& input) {
+SecondEffects analyze_second(RouteLoop& loop, const SecondInput& input) {
     SecondEffects out;
     if (loop.analyzer) {
         loop.analyzer->observe_second(input.stable, input.canary);
@@ -23,16 +23,31 @@ SecondEffects run_second(RouteLoop& loop, const SecondInput& input) {
         out.verdict_changed = loop.last_verdict != out.evaluation.verdict;
         loop.last_verdict = out.evaluation.verdict;
     }
-    if (loop.machine) {
-        out.change = loop.machine->on_evaluation(out.evaluation.verdict, failure ? failure->guardrail : "", input.now);
-        follow_step(loop);
-    }
+    return out;
+}
+
+Change decide(RolloutMachine& machine, const analysis::Evaluation& evaluation, fleet::Authority authority, double now) {
+    if (authority == fleet::Authority::none) return {};
+    if (authority == fleet::Authority::rollback_only && evaluation.verdict != analysis::Verdict::fail) return {};
+    const auto* failure = evaluation.first_failure();
+    return machine.on_evaluation(evaluation.verdict, failure ? failure->guardrail : "", now);
+}
+
+SecondEffects run_second(RouteLoop& loop, const SecondInput& input, fleet::Authority authority) {
+    auto out = analyze_second(loop, input);
+    if (!out.evaluated || !loop.machine) return out;
+    out.change = decide(*loop.machine, out.evaluation, authority, input.now);
+    follow_step(loop);
     return out;
 }
 
 void follow_step(RouteLoop& loop) {
-    if (!loop.analyzer || !loop.machine || !loop.machine->has_steps()) return;
-    const auto& state = loop.machine->state();
+    if (loop.machine) follow_step(loop, *loop.machine);
+}
+
+void follow_step(RouteLoop& loop, const RolloutMachine& machine) {
+    if (!loop.analyzer || !machine.has_steps()) return;
+    const auto& state = machine.state();
     if (state.state != State::progressing || state.step == loop.analyzed_step) return;
     loop.analyzed_step = state.step;
     loop.analyzer->begin_step();

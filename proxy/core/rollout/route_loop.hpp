@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/analysis/analyzer.hpp"
+#include "core/fleet/authority.hpp"
 #include "core/rollout/rollout_machine.hpp"
 
 #include <cstdint>
@@ -40,11 +41,23 @@ struct SecondEffects {
     Change change;                         // when change.changed: store the weight, persist, announce
 };
 
-SecondEffects run_second(RouteLoop& loop, const SecondInput& input);
+// `authority` (fleet mode, core/fleet/authority): how far the verdict may move the machine.
+SecondEffects run_second(RouteLoop& loop, const SecondInput& input, fleet::Authority authority = fleet::Authority::full);
+
+// The analysis half of run_second: feed the second (or a fleet block), evaluate when the
+// interval is due. Touches no machine, so it also serves a loop without one (the fleet
+// analysis, whose verdicts a replica applies to its route's machine with decide()).
+SecondEffects analyze_second(RouteLoop& loop, const SecondInput& input);
+// The machine half: what an evaluation does to the rollout, as far as `authority` allows —
+// full: everything; rollback_only: a failing verdict rolls back, nothing else happens
+// (no step advances, no hold timer runs out); none: nothing.
+Change decide(RolloutMachine& machine, const analysis::Evaluation& evaluation, fleet::Authority authority, double now);
 
 // After any change of the machine's state (an evaluation or an operator action): a step
 // advances only on passes earned in it, so the analyzer starts counting the step's own
 // requests from the moment the machine enters it.
 void follow_step(RouteLoop& loop);
+// The same for a loop whose verdicts drive another loop's machine (the fleet analysis).
+void follow_step(RouteLoop& loop, const RolloutMachine& machine);
 
 }  // namespace canaryd::rollout

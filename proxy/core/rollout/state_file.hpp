@@ -9,6 +9,8 @@
 
 #include "core/rollout/rollout_machine.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <map>
 #include <string>
 #include <string_view>
@@ -20,5 +22,9 @@ using StateMap = std::map<std::string, RouteState>;  // by route name
 // An error: the file is corrupt; refuse to start rather than forget a rollback.
 Result<StateMap> parse_state_file(std::string_view text);
 std::string render_state_file(const StateMap& routes);
+
+// One route's state as a JSON object, and back (also the body of fleet mode's etcd record).
+boost::json::object route_state_json(const RouteState& state);
+Result<RouteState> route_state_from_json(const boost::json::object& object);
 
 }  // namespace canaryd::rollout

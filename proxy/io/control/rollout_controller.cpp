@@ -105,10 +105,16 @@ void RolloutController::prepare(const Snapshot& snapshot, double now) {
                 persisted_changed = true;
             }
         }
+        if (!same_release) {
+            // A new release: its fleet record is yet to be read (or written by the leader).
+            control.fleet_revision = 0;
+            control.pending_rollback = false;
+        }
         prepare_analysis(route, control, same_release);
         rollout::follow_step(control.loop);
+        rollout::follow_step(control.fleet_loop, *control.loop.machine);
         control.runtime = compiled.runtime;
-        control.runtime->canary_weight_bp.store(control.loop.machine->state().weight_bp, std::memory_order_release);
+        store_weight(control);
         next.emplace(route.name, std::move(control));
     }
     for (auto& [name, control] : routes_)
@@ -118,9 +124,11 @@ void RolloutController::prepare(const Snapshot& snapshot, double now) {
 }
 
 void RolloutController::prepare_analysis(const config::Route& route, RouteControl& control, bool same_release) {
+    const bool fleet_signals = fleet_ && fleet_->signals;
     if (!route.analysis) {
         drop_series(route.name, control, {});
         control.loop.analyzer.reset();
+        control.fleet_loop.analyzer.reset();
         control.analysis_config.reset();
         return;
     }
@@ -132,6 +140,14 @@ void RolloutController::prepare_analysis(const config::Route& route, RouteContro
         control.loop.forget_verdict();
         control.loop.analyzed_step = -1;
         rollout::follow_step(control.loop);
+        control.fleet_loop = {};
+        if (fleet_signals) {
+            // The same guardrails judged on the fleet's sums: one block per Prometheus reading.
+            auto per_block = *route.analysis;
+            per_block.interval = config::Duration(1000);
+            control.fleet_loop.analyzer = std::make_unique<analysis::RouteAnalyzer>(per_block);
+            rollout::follow_step(control.fleet_loop, *control.loop.machine);
+        }
         return;
     }
     // The same release with an edited analysis section: unchanged guardrails keep their
@@ -139,6 +155,12 @@ void RolloutController::prepare_analysis(const config::Route& route, RouteContro
     const auto& old = *control.analysis_config;
     const auto& now = *route.analysis;
     auto restarted = control.loop.analyzer->reconfigure(now);
+    if (control.fleet_loop.analyzer) {
+        auto per_block = now;
+        per_block.interval = config::Duration(1000);
+        control.fleet_loop.analyzer->reconfigure(per_block);
+        control.fleet_loop.forget_verdict();
+    }
     bool dry_run_changed = false;
     for (const auto& g : now.guardrails)
         for (const auto& o : old.guardrails)
@@ -166,7 +188,7 @@ void RolloutController::prepare_analysis(const config::Route& route, RouteContro
 }
 
 void RolloutController::export_evaluation(const std::string& route, RouteControl& control,
-                                          const analysis::Evaluation& evaluation) {
+                                          const analysis::Evaluation& evaluation, const analysis::RouteAnalyzer& analyzer) {
     control.guardrails.clear();
     for (const auto& r : evaluation.results)
         control.guardrails.push_back({r.guardrail, std::string(analysis::to_string(r.verdict)), r.dry_run, r.statistic,
@@ -185,8 +207,8 @@ void RolloutController::export_evaluation(const std::string& route, RouteControl
         for (std::size_t v = 0; v < it->second.verdict.size(); ++v)
             it->second.verdict[v]->Set(v == static_cast<std::size_t>(r.verdict) ? 1 : 0);
     }
-    if (control.loop.analyzer->clamped_blocks() != control.clamped_logged) {
-        control.clamped_logged = control.loop.analyzer->clamped_blocks();
+    if (analyzer.clamped_blocks() != control.clamped_logged) {
+        control.clamped_logged = analyzer.clamped_blocks();
         log::warn("analysis_counts_clamped",
                   {{"route", route},
                    {"seconds", control.clamped_logged},
@@ -212,6 +234,8 @@ void RolloutController::drop_series(const std::string& route, RouteControl& cont
 }
 
 void RolloutController::tick(const Snapshot& snapshot, double now) {
+    check_signals_fresh(now);
+    const auto allowed = authorities();
     for (const auto& compiled : snapshot.routes) {
         auto it = routes_.find(compiled.config->name);
         if (it == routes_.end()) continue;
@@ -223,28 +247,41 @@ void RolloutController::tick(const Snapshot& snapshot, double now) {
         input.canary = signals_.last_second(name, Role::canary);
         input.stable_backend = backend_sample(signals_.backend(name, Role::stable), compiled.versions[0].endpoint_ids.size());
         input.canary_backend = backend_sample(signals_.backend(name, Role::canary), compiled.versions[1].endpoint_ids.size());
-        const auto effects = rollout::run_second(control.loop, input);
-        poll_gate(name, control, now);
+        auto effects = rollout::analyze_second(control.loop, input);
+        if (decides()) poll_gate(name, control, now);
         if (!effects.evaluated) continue;
-        const auto& evaluation = effects.evaluation;
-        if (control.loop.analyzer) {
-            admin::DecisionSummary summary;
-            summary.time = log::now_rfc3339();
-            summary.verdict = analysis::to_string(evaluation.verdict);
-            if (effects.shown) {
-                summary.guardrail = evaluation.results[*effects.shown].guardrail;
-                summary.detail = evaluation.results[*effects.shown].detail;
-            }
-            control.last_decision = summary;
-            export_evaluation(name, control, evaluation);
-            if (effects.verdict_changed) {
-                boost::json::array results;
-                for (const auto& r : evaluation.results) results.push_back(result_json(r));
-                log::write(evaluation.verdict == analysis::Verdict::fail ? log::Level::warn : log::Level::info,
-                           "analysis", {{"route", name}, {"verdict", summary.verdict}, {"guardrails", std::move(results)}});
-            }
-        }
-        if (effects.change.changed) apply(name, control, effects.change, &evaluation);
+        // Without guardrails there is nothing to analyse fleet-wide: steps advance on time
+        // wherever rollouts are decided.
+        auto authority = allowed.local_analysis;
+        if (!control.loop.analyzer && allowed.fleet_analysis == fleet::Authority::full) authority = fleet::Authority::full;
+        const auto before = control.loop.machine->state();
+        effects.change = rollout::decide(*control.loop.machine, effects.evaluation, authority, now);
+        rollout::follow_step(control.loop);
+        rollout::follow_step(control.fleet_loop, *control.loop.machine);
+        // The fleet analysis is what operators see wherever it runs; the local one otherwise.
+        if (control.loop.analyzer && (!control.fleet_loop.analyzer || allowed.fleet_analysis == fleet::Authority::none))
+            show_evaluation(name, control, effects, *control.loop.analyzer);
+        if (effects.change.changed) commit(name, control, before, effects.change, &effects.evaluation, 0, now);
+    }
+}
+
+void RolloutController::show_evaluation(const std::string& name, RouteControl& control,
+                                        const rollout::SecondEffects& effects, const analysis::RouteAnalyzer& analyzer) {
+    const auto& evaluation = effects.evaluation;
+    admin::DecisionSummary summary;
+    summary.time = log::now_rfc3339();
+    summary.verdict = analysis::to_string(evaluation.verdict);
+    if (effects.shown) {
+        summary.guardrail = evaluation.results[*effects.shown].guardrail;
+        summary.detail = evaluation.results[*effects.shown].detail;
+    }
+    control.last_decision = summary;
+    export_evaluation(name, control, evaluation, analyzer);
+    if (effects.verdict_changed) {
+        boost::json::array results;
+        for (const auto& r : evaluation.results) results.push_back(result_json(r));
+        log::write(evaluation.verdict == analysis::Verdict::fail ? log::Level::warn : log::Level::info, "analysis",
+                   {{"route", name}, {"verdict", summary.verdict}, {"guardrails", std::move(results)}});
     }
 }
 
@@ -269,8 +306,9 @@ void RolloutController::poll_gate(const std::string& route, RouteControl& contro
         const auto& state = c.loop.machine->state();
         if (!opened || state.canary_release != release || state.step != step || !c.loop.machine->waiting_gate()) return;
         c.gate_reply.clear();  // this gate is done; the next one has not been asked yet
+        const auto before = c.loop.machine->state();
         const auto change = c.loop.machine->on_gate_open("webhook", c.gate_polled_at);
-        if (change.changed) apply(route, c, change, nullptr);
+        if (change.changed) commit(route, c, before, change, nullptr, fleet_health_.term, c.gate_polled_at);
     });
 }
 
@@ -278,7 +316,7 @@ void RolloutController::apply(const std::string& route, RouteControl& control, c
                               const analysis::Evaluation* evaluation) {
     auto state = control.loop.machine->state();
     // 1. The weight in force: every worker sees it on its next request.
-    control.runtime->canary_weight_bp.store(state.weight_bp, std::memory_order_release);
+    store_weight(control);
     // 2. The state file, durably, before anyone is told.
     state.time = log::now_rfc3339();
     persisted_[route] = state;
@@ -294,6 +332,7 @@ void RolloutController::apply(const std::string& route, RouteControl& control, c
     event["canary_weight"] = state.weight_bp / 100.0;
     event["step"] = state.step;
     event["reason"] = state.reason;
+    if (fleet_) event["decided_by"] = fleet_->id;
     if (evaluation && change.event == "rollback") {
         if (const auto* failed = evaluation->first_failure()) {
             event["guardrail"] = failed->guardrail;
@@ -339,17 +378,31 @@ admin::ActionReply RolloutController::act(const Snapshot& snapshot, const admin:
                             : "404 Not Found: no route " + name + "\n"};
     }
     auto& control = it->second;
-    const auto outcome =
-        rollout::apply_operator_action(control.loop, name, request.action, request.weight_bp, request.actor, now);
-    if (outcome.status != 200) {
-        const char* phrase = outcome.status == 409 ? "Conflict" : "Bad Request";
-        return {outcome.status, std::to_string(outcome.status) + " " + phrase + ": " + outcome.error + "\n"};
+    // In a fleet another replica may have acted a moment ago: a conflict re-reads the
+    // fleet's state and the action is tried again on it (a few times, then 409).
+    rollout::OperatorOutcome outcome;
+    Committed committed;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        const auto before = control.loop.machine->state();
+        outcome = rollout::apply_operator_action(control.loop, name, request.action, request.weight_bp, request.actor, now);
+        if (outcome.status != 200) {
+            const char* phrase = outcome.status == 409 ? "Conflict" : "Bad Request";
+            return {outcome.status, std::to_string(outcome.status) + " " + phrase + ": " + outcome.error + "\n"};
+        }
+        if (!outcome.change.changed) break;
+        rollout::follow_step(control.fleet_loop, *control.loop.machine);
+        committed = commit(name, control, before, outcome.change, nullptr, 0, now);
+        if (committed.status != 409) break;
     }
-    if (outcome.change.changed) apply(name, control, outcome.change, nullptr);
+    if (committed.status != 200) {
+        const char* phrase = committed.status == 409 ? "Conflict" : "Service Unavailable";
+        return {committed.status, std::to_string(committed.status) + " " + phrase + ": " + committed.error + "\n"};
+    }
     const auto& state = control.loop.machine->state();
     boost::json::object body;
     body["route"] = name;
     body["changed"] = outcome.change.changed;
+    if (fleet_) body["decided_by"] = fleet_->id;
     body["state"] = rollout::to_string(state.state);
     body["canary_weight"] = state.weight_bp / 100.0;
     body["step"] = state.step;
@@ -374,6 +427,28 @@ void RolloutController::fill_status(admin::StatusView& view) const {
             if (!manual && !it->second.gate_reply.empty()) route.state_reason += " (last answer: " + it->second.gate_reply + ")";
         }
     }
+    if (!fleet_) return;
+    admin::FleetStatus f;
+    f.name = fleet_->config.name;
+    f.id = fleet_->id;
+    if (fleet_->state) {
+        f.role = fleet_health_.leader ? "leader" : "follower";
+        f.state = fleet_health_.etcd_ok ? "ok" : "degraded";
+        f.leader = fleet_health_.leader_id;
+        f.replicas = fleet_health_.replicas;
+        if (!fleet_health_.etcd_ok) f.error = fleet_health_.etcd_error;
+        else if (!fleet_health_.state_read) f.error = "the fleet's state has not been read yet";
+    } else {
+        f.role = "standalone";
+        f.replicas = fleet_health_.prometheus_replicas;
+    }
+    if (fleet_->signals) {
+        const bool reading = !fleet_->state || fleet_health_.leader;
+        f.signals = !reading ? "leader" : fleet_health_.prometheus_ok ? "ok" : "holding";
+        if (reading && !fleet_health_.prometheus_ok) f.signals_error = fleet_health_.prometheus_error;
+        if (!fleet_->state || fleet_health_.leader) f.replicas = std::max(f.replicas, fleet_health_.prometheus_replicas);
+    }
+    view.fleet = std::move(f);
 }
 
 std::string RolloutController::events_json(std::size_t limit) const {

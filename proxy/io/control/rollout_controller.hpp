@@ -9,6 +9,9 @@
 #include "core/admin/dispatch.hpp"
 #include "core/admin/status_view.hpp"
 #include "core/analysis/analyzer.hpp"
+#include "core/fleet/authority.hpp"
+#include "core/fleet/fleet_blocks.hpp"
+#include "core/fleet/fleet_record.hpp"
 #include "core/rollout/operator_action.hpp"
 #include "core/rollout/rollout_machine.hpp"
 #include "core/rollout/route_loop.hpp"
@@ -30,6 +33,20 @@
 
 namespace canaryd::io {
 
+class FleetSignals;
+class FleetState;
+struct FleetReading;
+struct FleetView;
+struct EtcdKeyValue;
+
+// Fleet mode's parts (SPEC §9), owned by the App; absent without `fleet:`.
+struct FleetContext {
+    config::Fleet config;
+    std::string id;                    // this replica
+    FleetState* state = nullptr;       // with fleet.etcd
+    FleetSignals* signals = nullptr;   // with fleet.prometheus
+};
+
 class RolloutController {
 public:
     RolloutController(Metrics& metrics, SignalsAggregator& signals);
@@ -47,6 +64,15 @@ public:
     admin::ActionReply act(const Snapshot& snapshot, const admin::ActionRequest& request, double now);
 
     void fill_status(admin::StatusView& view) const;
+
+    // Fleet mode (rollout_controller_fleet.cpp). enable_fleet() before the first prepare().
+    void enable_fleet(FleetContext context);
+    // Start-up, before any listener accepts: every route's record read from etcd and applied.
+    // False when etcd could not be read: canary weights stay at 0 until a round succeeds.
+    bool read_fleet_state(double now);
+    // A round of the etcd thread / a Prometheus reading, on the control thread.
+    void on_fleet_view(const FleetView& view, double now);
+    void on_fleet_reading(const FleetReading& reading, const Snapshot& snapshot, double now);
     // Asks a webhook gate's URL, off the control thread; `done(opened, why)` runs back on the
     // control thread (App wires it to its blocking-work thread).
     using GatePoll = std::function<void(const std::string& url, std::function<void(bool opened, std::string why)> done)>;
@@ -72,13 +98,57 @@ private:
         std::string gate_reply;  // what the webhook said last (for /status)
         std::uint64_t clamped_logged = 0;
         std::map<std::string, GuardrailSeries, std::less<>> series;
+        // Fleet mode:
+        rollout::RouteLoop fleet_loop;     // the fleet analysis (an analyzer, no machine), with fleet.prometheus
+        std::int64_t fleet_revision = 0;   // mod revision of the etcd record applied or written last (0: none)
+        bool pending_rollback = false;     // a local rollback etcd has not taken yet
+    };
+    // What a commit to the fleet's state came to.
+    struct Committed {
+        unsigned status = 200;  // 409: another replica changed the route first; 503: etcd unreachable
+        std::string error;
+    };
+    struct FleetHealth {
+        bool etcd_ok = false;
+        bool state_read = false;  // a round has been applied: canary weights may be raised
+        bool leader = false;
+        std::string leader_id;
+        std::int64_t term = 0;
+        int replicas = 0;
+        std::string etcd_error;
+        bool prometheus_ok = false;
+        std::string prometheus_error = "no reading yet";
+        double last_reading_at = -1e300;
+        int prometheus_replicas = 0;
     };
 
     void prepare_analysis(const config::Route& route, RouteControl& control, bool same_release);
-    void export_evaluation(const std::string& route, RouteControl& control, const analysis::Evaluation& evaluation);
+    void export_evaluation(const std::string& route, RouteControl& control, const analysis::Evaluation& evaluation,
+                           const analysis::RouteAnalyzer& analyzer);
     void drop_series(const std::string& route, RouteControl& control, const std::vector<std::string>& keep);
     void apply(const std::string& route, RouteControl& control, const rollout::Change& change,
                const analysis::Evaluation* evaluation);
+    // A decision (the machine already changed from `before`): carried out at once alone; in a
+    // fleet with etcd, a rollback at once and then written, anything else written first (on a
+    // conflict or an unreachable etcd the machine goes back to `before`). `term` fences a
+    // leader's own decisions.
+    Committed commit(const std::string& route, RouteControl& control, const rollout::RouteState& before,
+                     const rollout::Change& change, const analysis::Evaluation* evaluation, std::int64_t term, double now);
+    // The evaluation an operator sees (/status, metrics, the analysis log line).
+    void show_evaluation(const std::string& route, RouteControl& control, const rollout::SecondEffects& effects,
+                         const analysis::RouteAnalyzer& analyzer);
+    // Fleet helpers (rollout_controller_fleet.cpp).
+    fleet::Authorities authorities() const;
+    bool decides() const;  // this replica's analysis may move rollouts forward
+    void store_weight(RouteControl& control) const;
+    Result<std::int64_t> write_record(const std::string& route, RouteControl& control, const std::string& event,
+                                      std::int64_t term);
+    void publish_rollback(const std::string& route, RouteControl& control);
+    void adopt(const std::string& route, RouteControl& control, const fleet::FleetRecord& record, std::int64_t revision,
+               double now);
+    void apply_records(const std::vector<EtcdKeyValue>& records, bool may_publish, double now);
+    void set_etcd_health(bool ok, const std::string& error);
+    void check_signals_fresh(double now);
     void persist();
     // Starts a poll of the route's webhook gate when one is due (every analysis interval).
     void poll_gate(const std::string& route, RouteControl& control, double now);
@@ -92,6 +162,9 @@ private:
     std::deque<boost::json::object> events_;  // newest last, bounded
     std::function<void(const boost::json::object&)> event_sink_;
     GatePoll gate_poll_;
+    std::optional<FleetContext> fleet_;
+    FleetHealth fleet_health_;
+    fleet::FleetBlockBuilder fleet_blocks_;
 };
 
 }  // namespace canaryd::io

@@ -91,17 +91,32 @@ Result<std::vector<EtcdKeyValue>> key_values(const json::object& reply) {
 }  // namespace
 
 EtcdClient::EtcdClient(std::string host, std::uint16_t port, std::chrono::milliseconds timeout)
-    : host_(std::move(host)), port_(port), timeout_(timeout) {}
+    : EtcdClient(std::vector<EtcdEndpoint>{{std::move(host), port}}, timeout) {}
+
+EtcdClient::EtcdClient(std::vector<EtcdEndpoint> endpoints, std::chrono::milliseconds timeout)
+    : endpoints_(std::move(endpoints)), timeout_(timeout) {
+    if (endpoints_.empty()) endpoints_.push_back({"127.0.0.1", 2379});
+}
 
 Result<json::object> EtcdClient::post(const std::string& path, const json::object& body) {
     HttpCall call;
-    call.host = host_;
-    call.port = port_;
     call.method = "POST";
     call.target = "/v3/" + path;
     call.body = json::serialize(body);
     call.timeout = timeout_;
-    auto reply = http_call(call);
+    // A member that does not answer at all is skipped; one that answers (even with an
+    // error) is the cluster speaking, and its answer stands.
+    Result<HttpReply> reply = Error{"etcd: no endpoint"};
+    for (std::size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
+        const auto& endpoint = endpoints_[(current_ + attempt) % endpoints_.size()];
+        call.host = endpoint.host;
+        call.port = endpoint.port;
+        reply = http_call(call);
+        if (reply) {
+            current_ = (current_ + attempt) % endpoints_.size();
+            break;
+        }
+    }
     if (!reply) return Error{"etcd " + reply.message()};
     boost::system::error_code ec;
     auto parsed = json::parse(reply->body, ec);
@@ -143,21 +158,38 @@ Result<std::int64_t> EtcdClient::put(const std::string& key, const std::string& 
 
 Result<bool> EtcdClient::put_if(const std::string& key, const std::string& value, std::int64_t expected_mod_revision,
                                 std::int64_t lease) {
+    // "Not there yet" is a create revision of 0; "unchanged since I read it" is the mod revision.
+    EtcdCompare compare{key, expected_mod_revision == 0 ? EtcdCompare::Target::create : EtcdCompare::Target::mod,
+                        expected_mod_revision};
+    auto written = put_when(key, value, {compare}, lease);
+    if (!written) return written.error();
+    return *written > 0;
+}
+
+Result<std::int64_t> EtcdClient::put_when(const std::string& key, const std::string& value,
+                                  const std::vector<EtcdCompare>& compares, std::int64_t lease) {
     json::object put{{"key", base64(key)}, {"value", base64(value)}};
     if (lease != 0) put["lease"] = std::to_string(lease);
-    // "Not there yet" is a create revision of 0; "unchanged since I read it" is the mod revision.
-    json::object compare{{"key", base64(key)}, {"result", "EQUAL"}};
-    if (expected_mod_revision == 0) {
-        compare["target"] = "CREATE";
-        compare["create_revision"] = "0";
-    } else {
-        compare["target"] = "MOD";
-        compare["mod_revision"] = std::to_string(expected_mod_revision);
+    json::array conditions;
+    for (const auto& c : compares) {
+        json::object compare{{"key", base64(c.key)}, {"result", "EQUAL"}};
+        if (c.target == EtcdCompare::Target::create) {
+            compare["target"] = "CREATE";
+            compare["create_revision"] = std::to_string(c.revision);
+        } else {
+            compare["target"] = "MOD";
+            compare["mod_revision"] = std::to_string(c.revision);
+        }
+        conditions.push_back(std::move(compare));
     }
-    auto reply = post("kv/txn", {{"compare", json::array{compare}}, {"success", json::array{json::object{{"request_put", put}}}}});
+    auto reply = post("kv/txn", {{"compare", std::move(conditions)}, {"success", json::array{json::object{{"request_put", put}}}}});
     if (!reply) return reply.error();
     const auto* succeeded = reply->if_contains("succeeded");
-    return succeeded && succeeded->is_bool() && succeeded->as_bool();
+    if (!succeeded || !succeeded->is_bool() || !succeeded->as_bool()) return std::int64_t{0};
+    const auto* header = reply->if_contains("header");
+    const auto revision = header && header->is_object() ? int64_field(header->as_object(), "revision") : 0;
+    if (revision <= 0) return Error{"etcd kv/txn: written, but the reply has no revision"};
+    return revision;
 }
 
 Result<bool> EtcdClient::erase(const std::string& key) {

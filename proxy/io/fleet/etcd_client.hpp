@@ -31,9 +31,26 @@ struct EtcdKeyValue {
     std::int64_t lease = 0;
 };
 
+// One condition of a transaction: the key's create or mod revision equals `revision`
+// (create revision 0: the key does not exist).
+struct EtcdCompare {
+    enum class Target : std::uint8_t { create, mod };
+    std::string key;
+    Target target = Target::mod;
+    std::int64_t revision = 0;
+};
+
+struct EtcdEndpoint {
+    std::string host;
+    std::uint16_t port = 2379;
+};
+
 class EtcdClient {
 public:
     EtcdClient(std::string host, std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(2));
+    // Several members of one cluster: a call that cannot reach the current one tries the
+    // next (in order, each once), and the one that answered is kept for the next calls.
+    EtcdClient(std::vector<EtcdEndpoint> endpoints, std::chrono::milliseconds timeout);
 
     Result<std::optional<EtcdKeyValue>> get(const std::string& key);
     // Every key that starts with `prefix`, in key order.
@@ -44,6 +61,10 @@ public:
     // does not exist). True when written, false when another writer came first.
     Result<bool> put_if(const std::string& key, const std::string& value, std::int64_t expected_mod_revision,
                         std::int64_t lease = 0);
+    // Writes only when every compare holds (one transaction): the store's revision after the
+    // write (the key's new mod revision), or 0 when a compare failed and nothing was written.
+    Result<std::int64_t> put_when(const std::string& key, const std::string& value, const std::vector<EtcdCompare>& compares,
+                          std::int64_t lease = 0);
     Result<bool> erase(const std::string& key);  // true when a key was deleted
 
     // A lease of `ttl` (etcd may round it up to its minimum); returns its id.
@@ -57,8 +78,8 @@ private:
     // error message.
     Result<boost::json::object> post(const std::string& path, const boost::json::object& body);
 
-    std::string host_;
-    std::uint16_t port_;
+    std::vector<EtcdEndpoint> endpoints_;
+    std::size_t current_ = 0;  // the member that answered last
     std::chrono::milliseconds timeout_;
 };
 

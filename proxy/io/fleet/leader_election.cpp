@@ -2,8 +2,9 @@
 
 namespace canaryd::io {
 
-LeaderElection::LeaderElection(EtcdClient& etcd, std::string key, std::string id, std::chrono::seconds lease)
-    : etcd_(etcd), key_(std::move(key)), id_(std::move(id)), ttl_(lease) {}
+LeaderElection::LeaderElection(EtcdClient& etcd, std::string key, std::string id, std::chrono::seconds lease,
+                               std::string presence_key)
+    : etcd_(etcd), key_(std::move(key)), id_(std::move(id)), presence_key_(std::move(presence_key)), ttl_(lease) {}
 
 LeaderView LeaderElection::unreachable(const std::string& error) {
     LeaderView view;
@@ -21,6 +22,14 @@ LeaderView LeaderElection::step() {
         auto granted = etcd_.grant_lease(ttl_);
         if (!granted) return unreachable(granted.message());
         lease_ = *granted;
+        if (!presence_key_.empty()) {
+            // Under the new lease: it lives exactly as long as this replica keeps renewing.
+            auto present = etcd_.put(presence_key_, id_, lease_);
+            if (!present) {
+                lease_ = 0;  // try the whole round again next step
+                return unreachable(present.message());
+            }
+        }
     }
     auto campaigned = etcd_.put_if(key_, id_, 0, lease_);
     if (!campaigned) return unreachable(campaigned.message());

@@ -30,7 +30,10 @@ struct LeaderView {
 
 class LeaderElection {
 public:
-    LeaderElection(EtcdClient& etcd, std::string key, std::string id, std::chrono::seconds lease);
+    // `presence_key` (optional): written with this replica's id under its lease, so the
+    // fleet's live replicas are the keys under one prefix.
+    LeaderElection(EtcdClient& etcd, std::string key, std::string id, std::chrono::seconds lease,
+                   std::string presence_key = "");
 
     LeaderView step();
     // Revokes the lease (its keys go at once); the next step campaigns again.
@@ -43,6 +46,7 @@ private:
     EtcdClient& etcd_;
     std::string key_;
     std::string id_;
+    std::string presence_key_;
     std::chrono::seconds ttl_;
     std::int64_t lease_ = 0;
 };

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "core/common/result.hpp"
+#include "core/fleet/counter_increments.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -20,10 +21,8 @@
 
 namespace canaryd::io {
 
-struct PromSample {
-    std::map<std::string, std::string> labels;
-    double value = 0;  // NaN and ±Inf as Prometheus sent them
-};
+// One element of an instant vector: labels and value (NaN and ±Inf as Prometheus sent them).
+using PromSample = fleet::Series;
 
 struct PromTargets {
     int up = 0;    // targets of the job whose last scrape succeeded

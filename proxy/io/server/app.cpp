@@ -11,6 +11,8 @@
 #include "io/control/http_client.hpp"
 #include "io/control/notifier.hpp"
 #include "io/control/rollout_controller.hpp"
+#include "io/fleet/fleet_signals.hpp"
+#include "io/fleet/fleet_state.hpp"
 #include "io/log/access_log_slot.hpp"
 #include "io/log/log.hpp"
 #include "io/server/drain.hpp"
@@ -88,8 +90,11 @@ void App::start() {
             });
         });
     });
+    create_fleet(config);
     aggregator_->prepare(*snapshot);
     rollout_->prepare(*snapshot, now_seconds());
+    // Fleet mode: the shared state is read before any listener accepts (SPEC §9).
+    rollout_->read_fleet_state(now_seconds());
     snapshots_.publish(snapshot);
 
     std::random_device entropy;
@@ -116,6 +121,7 @@ void App::start() {
             });
         });
     sampler_->start();
+    start_fleet();
     schedule_tick();
     for (auto& listener : listeners_->commit())
         log::info("listening", {{"address", listener->config().address.host + ":" + std::to_string(listener->port())},
@@ -127,6 +133,44 @@ void App::start() {
     dns_refresh_ = std::make_shared<DnsRefresh>(control_, blocking_, options_.hosts_file,
                                                 [this](const auto& in_force, const auto& addresses) { apply_addresses(in_force, addresses); });
     dns_refresh_->follow(initial_config_, names);
+}
+
+void App::create_fleet(const config::Config& config) {
+    if (!config.fleet) return;
+    FleetContext context;
+    context.config = *config.fleet;
+    context.id = make_replica_id();
+    if (config.fleet->etcd) {
+        fleet_state_ = std::make_unique<FleetState>(*config.fleet, context.id);
+        context.state = fleet_state_.get();
+    }
+    if (config.fleet->prometheus) {
+        fleet_signals_ = std::make_unique<FleetSignals>(*config.fleet->prometheus);
+        // With etcd only the leader reads; it is told when it leads.
+        fleet_signals_->set_active(!config.fleet->etcd);
+        context.signals = fleet_signals_.get();
+    }
+    log::info("fleet", {{"name", config.fleet->name},
+                        {"replica", context.id},
+                        {"etcd", config.fleet->etcd.has_value()},
+                        {"prometheus", config.fleet->prometheus.has_value()}});
+    rollout_->enable_fleet(std::move(context));
+}
+
+void App::start_fleet() {
+    if (fleet_state_)
+        fleet_state_->start([this](FleetView view) {
+            asio::post(control_, [this, view = std::move(view)] {
+                if (!stopped_) rollout_->on_fleet_view(view, now_seconds());
+            });
+        });
+    if (fleet_signals_)
+        fleet_signals_->start([this](FleetReading reading) {
+            asio::post(control_, [this, reading = std::move(reading)] {
+                if (stopped_) return;
+                if (auto snapshot = snapshots_.load()) rollout_->on_fleet_reading(reading, *snapshot, now_seconds());
+            });
+        });
 }
 
 void App::configure_watch(const config::Config& config) {
@@ -191,6 +235,9 @@ void App::close_inputs() {
     if (config_watch_) config_watch_->stop();
     if (dns_refresh_) dns_refresh_->stop();
     if (notifier_) notifier_->stop();
+    // The leader resigns: its lease (and the leader key) go at once, another takes over now.
+    if (fleet_signals_) fleet_signals_->stop();
+    if (fleet_state_) fleet_state_->stop();
     blocking_.stop();  // a queued reload is dropped
 }
 

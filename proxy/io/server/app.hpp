@@ -28,6 +28,8 @@ class BackendSampler;
 class ConfigWatch;
 class DnsRefresh;
 class Drain;
+class FleetSignals;
+class FleetState;
 class ListenerSet;
 class Notifier;
 class ProcessAdmin;
@@ -91,6 +93,10 @@ private:
     // Starts or stops the config file watch as `watch_config` says (start-up and reloads).
     void configure_watch(const config::Config& config);
     void configure_notifications(const config::Config& config);
+    // Fleet mode (SPEC §9): its etcd and Prometheus parts, handed to the rollout controller
+    // before the first prepare; their threads start once the state has been read.
+    void create_fleet(const config::Config& config);
+    void start_fleet();
     // A webhook gate's URL asked once (blocking-work thread): open on 2xx, and what it said.
     static std::pair<bool, std::string> ask_gate(const std::string& url);
     // Applies a loaded and resolved config (control thread). Returns the errors, empty on success.
@@ -130,6 +136,8 @@ private:
     std::unique_ptr<Metrics> metrics_;
     std::unique_ptr<SignalsAggregator> aggregator_;
     std::unique_ptr<RolloutController> rollout_;
+    std::unique_ptr<FleetState> fleet_state_;
+    std::unique_ptr<FleetSignals> fleet_signals_;
     std::unique_ptr<Notifier> notifier_;
     std::unique_ptr<BackendSampler> sampler_;
     std::unique_ptr<ProcessAdmin> process_admin_;

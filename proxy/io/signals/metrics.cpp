@@ -4,6 +4,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <cmath>
 #include <iterator>
 
 namespace canaryd::io {
@@ -71,15 +72,35 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
       build_info(prometheus::BuildGauge()
                      .Name("canaryd_build_info")
                      .Help("Always 1; the version label is canaryd's version.")
-                     .Register(*registry)) {
+                     .Register(*registry)),
+      fleet_up(prometheus::BuildGauge()
+                   .Name("canaryd_fleet_up")
+                   .Help("Fleet mode: 1 while the fleet's shared state (etcd) answers, 0 while degraded.")
+                   .Register(*registry)),
+      fleet_leader(prometheus::BuildGauge()
+                       .Name("canaryd_fleet_leader")
+                       .Help("Fleet mode: 1 on the replica that leads the fleet (runs its analysis), 0 on the others.")
+                       .Register(*registry)),
+      fleet_query_errors(prometheus::BuildCounter()
+                             .Name("canaryd_fleet_query_errors_total")
+                             .Help("Fleet mode: failed reads by kind: etcd, etcd_write, prometheus, prometheus_empty, prometheus_lagging.")
+                             .Register(*registry)) {
     build_info.Add({{"version", CANARYD_VERSION}}).Set(1);
     config_reloads.Add({{"result", "success"}});
     config_reloads.Add({{"result", "fail"}});
 }
 
 const prometheus::Histogram::BucketBoundaries& Metrics::duration_buckets() {
-    static const prometheus::Histogram::BucketBoundaries buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                 0.25,  0.5,    1,     2.5,  5,     10,   30};
+    static const prometheus::Histogram::BucketBoundaries buckets = [] {
+        prometheus::Histogram::BucketBoundaries bounds;
+        for (int k = 0; k <= 48; ++k) {
+            const double exact = 0.0005 * std::exp2(k / 3.0);
+            // Three significant digits: bounds an operator can read (0.000794, 0.001, 0.00126).
+            const double scale = std::pow(10.0, std::floor(std::log10(exact)) - 2);
+            bounds.push_back(std::round(exact / scale) * scale);
+        }
+        return bounds;
+    }();
     return buckets;
 }
 

@@ -33,8 +33,14 @@ struct Metrics {
     prometheus::Family<prometheus::Counter>& config_reloads;     // {result}
     prometheus::Family<prometheus::Counter>& notifications;      // {result}
     prometheus::Family<prometheus::Gauge>& build_info;           // {version}
+    // Fleet mode (SPEC §9); registered always, set only with `fleet:`.
+    prometheus::Family<prometheus::Gauge>& fleet_up;             // 1 while the fleet's state (etcd) answers
+    prometheus::Family<prometheus::Gauge>& fleet_leader;         // 1 on the fleet's leader
+    prometheus::Family<prometheus::Counter>& fleet_query_errors;  // {kind}: failed reads of etcd or Prometheus
 
-    // Upper bounds of canaryd_request_duration_seconds, in seconds.
+    // Upper bounds of canaryd_request_duration_seconds, in seconds: three per octave (each
+    // 2^(1/3) ≈ 1.26 times the last) from 0.5 ms to 32 s, so that fleet mode, which reads
+    // latency from these buckets, resolves a threshold to within 26 % anywhere in the range.
     static const prometheus::Histogram::BucketBoundaries& duration_buckets();
 
     std::string serialize() const;

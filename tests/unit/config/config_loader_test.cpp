@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <string>
 
 using namespace canaryd::config;
@@ -378,11 +380,58 @@ TEST_CASE("upstream tls per version: keys, defaults and errors") {
     CHECK(not_bool.path == "routes[0].stable.tls.verify");
 }
 
-TEST_CASE("fleet: is a known key that this build refuses, at its position") {
-    auto e = only_error("fleet: {name: checkout, etcd: {endpoints: [http://127.0.0.1:2379]}}\n" + std::string(kMinimal));
-    CHECK(e.path == "fleet");
-    CHECK(e.line == 1);
-    CHECK(e.message.find("not supported yet") != std::string::npos);
+TEST_CASE("fleet: name, prometheus and etcd with their defaults") {
+    auto loaded = load_config("fleet:\n  name: checkout\n  prometheus: {url: 'http://prom:9090', selector: '{job=\"canaryd-checkout\"}'}\n"
+                              "  etcd: {endpoints: [http://etcd-0:2379, 'http://10.0.0.2:2379']}\n" +
+                              std::string(kMinimal));
+    REQUIRE(loaded.errors.empty());
+    REQUIRE(loaded.config->fleet);
+    const auto& fleet = *loaded.config->fleet;
+    CHECK(fleet.name == "checkout");
+    REQUIRE(fleet.prometheus);
+    CHECK(fleet.prometheus->host == "prom");
+    CHECK(fleet.prometheus->port == 9090);
+    CHECK(fleet.prometheus->selector == "job=\"canaryd-checkout\"");
+    CHECK(fleet.prometheus->timeout == canaryd::config::Duration(2000));
+    REQUIRE(fleet.etcd);
+    REQUIRE(fleet.etcd->endpoints.size() == 2);
+    CHECK(fleet.etcd->endpoints[0].host == "etcd-0");
+    CHECK(fleet.etcd->endpoints[1].port == 2379);
+    CHECK(fleet.etcd->prefix == "/canaryd/");
+    CHECK(fleet.etcd->lease == canaryd::config::Duration(10000));
+
+    auto etcd_only = load_config("fleet: {name: a, etcd: {endpoints: [http://127.0.0.1:2379], prefix: /x/, lease: 2s}}\n" +
+                                 std::string(kMinimal));
+    REQUIRE(etcd_only.errors.empty());
+    CHECK_FALSE(etcd_only.config->fleet->prometheus);
+    CHECK(etcd_only.config->fleet->etcd->prefix == "/x/");
+    CHECK_FALSE(load_config(std::string(kMinimal)).config->fleet);
+}
+
+TEST_CASE("fleet: every mistake is reported at its position") {
+    auto neither = only_error("fleet: {name: checkout}\n" + std::string(kMinimal));
+    CHECK(neither.path == "fleet");
+    CHECK(neither.message.find("at least one of prometheus") != std::string::npos);
+    CHECK(only_error("fleet: {prometheus: {url: 'http://p:9090'}}\n" + std::string(kMinimal)).message.find("missing") !=
+          std::string::npos);
+    auto bad_name = only_error("fleet: {name: 'a b', etcd: {endpoints: [http://e:2379]}}\n" + std::string(kMinimal));
+    CHECK(bad_name.path == "fleet.name");
+    auto selector = only_error("fleet: {name: a, prometheus: {url: 'http://p:9090', selector: 'job=x'}}\n" + std::string(kMinimal));
+    CHECK(selector.path == "fleet.prometheus.selector");
+    auto url = only_error("fleet: {name: a, prometheus: {url: 'ftp://p'}}\n" + std::string(kMinimal));
+    CHECK(url.path == "fleet.prometheus.url");
+    auto endpoint = only_error("fleet: {name: a, etcd: {endpoints: ['http://e:2379', 'e:2379']}}\n" + std::string(kMinimal));
+    CHECK(endpoint.path == "fleet.etcd.endpoints[1]");
+    CHECK(endpoint.column > 1);
+    auto none = only_error("fleet: {name: a, etcd: {endpoints: []}}\n" + std::string(kMinimal));
+    CHECK(none.path == "fleet.etcd.endpoints");
+    auto lease = only_error("fleet: {name: a, etcd: {endpoints: [http://e:2379], lease: 1500ms}}\n" + std::string(kMinimal));
+    CHECK(lease.path == "fleet.etcd.lease");
+    auto prefix = only_error("fleet: {name: a, etcd: {endpoints: [http://e:2379], prefix: canaryd}}\n" + std::string(kMinimal));
+    CHECK(prefix.path == "fleet.etcd.prefix");
+    auto typo = load_config("fleet: {name: a, etcd: {endpoint: [http://e:2379]}}\n" + std::string(kMinimal));
+    REQUIRE_FALSE(typo.errors.empty());
+    CHECK(std::any_of(typo.errors.begin(), typo.errors.end(), [](const auto& e) { return e.path == "fleet.etcd.endpoint"; }));
 }
 
 TEST_CASE("notify targets: url, format, events, secret_file, and their errors") {

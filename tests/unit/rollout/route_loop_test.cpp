@@ -90,3 +90,27 @@ TEST_CASE("route loop: steps without guardrails advance on time alone, each eval
     CHECK(loop.machine->state().state == State::promoted);
     CHECK(last_event == "promote");
 }
+
+TEST_CASE("route loop: fleet authority — rollback_only acts on a failure alone, none never acts") {
+    const auto route = route_from("    rollout: {steps: [{weight: 5, pause: 10s}, {weight: 50, pause: 10s}, {weight: 100}]}\n");
+    analysis::Evaluation pass;
+    pass.verdict = Verdict::pass;
+    analysis::Evaluation fail;
+    fail.verdict = Verdict::fail;
+    analysis::GuardrailResult failed;
+    failed.guardrail = "success_rate";
+    failed.verdict = Verdict::fail;
+    fail.results.push_back(failed);
+
+    rollout::RolloutMachine machine(route, 0);
+    CHECK_FALSE(rollout::decide(machine, pass, fleet::Authority::rollback_only, 20).changed);  // due, but may not advance
+    CHECK(machine.state().step == 0);
+    CHECK_FALSE(rollout::decide(machine, fail, fleet::Authority::none, 21).changed);
+    CHECK(machine.state().state == State::progressing);
+    CHECK(rollout::decide(machine, pass, fleet::Authority::full, 22).event == "advance");
+    CHECK(machine.state().step == 1);
+    const auto rolled = rollout::decide(machine, fail, fleet::Authority::rollback_only, 23);
+    CHECK(rolled.event == "rollback");
+    CHECK(machine.state().state == State::rolled_back);
+    CHECK(machine.state().reason.find("success_rate") != std::string::npos);
+}

@@ -1,0 +1,161 @@
+#include "core/fleet/fleet_blocks.hpp"
+
+#include "core/analysis/latency_histogram.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <utility>
+#include <cmath>
+#include <limits>
+
+namespace canaryd::fleet {
+
+namespace {
+
+const std::string* label(const Series& s, const char* name) {
+    auto it = s.labels.find(name);
+    return it == s.labels.end() ? nullptr : &it->second;
+}
+
+// The block a series feeds, or null when it belongs to no configured route and release.
+analysis::SecondStats* block_of(const Series& s, const std::map<std::string, RouteSeriesFilter>& routes,
+                                std::map<std::string, FleetBlock>& out) {
+    const auto* route = label(s, "route");
+    const auto* version = label(s, "version");
+    const auto* release = label(s, "release");
+    if (!route || !version || !release) return nullptr;
+    auto filter = routes.find(*route);
+    if (filter == routes.end()) return nullptr;
+    auto& block = out[*route];
+    if (*version == "stable" && *release == filter->second.stable_release) return &block.stable;
+    if (*version == "canary" && *release == filter->second.canary_release) return &block.canary;
+    return nullptr;
+}
+
+std::uint64_t count_of(double increment) {
+    return increment <= 0 ? 0 : static_cast<std::uint64_t>(std::llround(increment));
+}
+
+double parse_le(const std::string& text) {
+    if (text == "+Inf") return std::numeric_limits<double>::infinity();
+    double value = -1;
+    const auto* end = text.data() + text.size();
+    if (std::from_chars(text.data(), end, value).ptr != end) return -1;
+    return value;
+}
+
+// Cumulative bucket counts (by upper bound, seconds) -> requests placed at each bound.
+void add_buckets(const std::map<double, double>& cumulative, analysis::SecondStats& stats) {
+    double below = 0;
+    double largest_finite = 0;
+    for (const auto& [le, count] : cumulative) {
+        const double in_bucket = count - below;
+        below = std::max(below, count);
+        if (std::isfinite(le)) largest_finite = le;
+        if (in_bucket < 0.5) continue;
+        // Above the largest bound: placed at twice it (the histogram's next octave).
+        const double seconds = std::isfinite(le) ? le : 2 * largest_finite;
+        const auto micros = static_cast<std::uint64_t>(std::llround(seconds * 1e6));
+        stats.latency.add_bucket(analysis::latency_bucket(micros), static_cast<std::uint32_t>(count_of(in_bucket)));
+    }
+}
+
+// Which version of which route a series belongs to (its configured release only).
+std::optional<std::pair<std::string, config::Role>> version_of(const Series& s,
+                                                             const std::map<std::string, RouteSeriesFilter>& routes) {
+    const auto* route = label(s, "route");
+    const auto* version = label(s, "version");
+    const auto* release = label(s, "release");
+    if (!route || !version || !release) return std::nullopt;
+    auto filter = routes.find(*route);
+    if (filter == routes.end()) return std::nullopt;
+    if (*version == "stable" && *release == filter->second.stable_release) return std::make_pair(*route, config::Role::stable);
+    if (*version == "canary" && *release == filter->second.canary_release) return std::make_pair(*route, config::Role::canary);
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::map<std::string, FleetBackend> fleet_backend(const std::vector<Series>& cpu, const std::vector<Series>& memory,
+                                                  const std::map<std::string, RouteSeriesFilter>& routes) {
+    std::map<std::string, FleetBackend> out;
+    std::map<std::pair<std::string, config::Role>, std::size_t> reporting;
+    auto sample_of = [&](const std::pair<std::string, config::Role>& which) -> analysis::BackendSample& {
+        auto& b = out[which.first];
+        return which.second == config::Role::stable ? b.stable : b.canary;
+    };
+    for (const auto& s : cpu) {
+        auto which = version_of(s, routes);
+        if (!which || !std::isfinite(s.value)) continue;
+        auto& sample = sample_of(*which);
+        sample.cpu_cores = sample.cpu_cores.value_or(0) + s.value;
+        ++reporting[*which];
+    }
+    for (const auto& s : memory) {
+        auto which = version_of(s, routes);
+        if (!which || !std::isfinite(s.value)) continue;
+        auto& sample = sample_of(*which);
+        sample.memory_bytes = sample.memory_bytes.value_or(0) + s.value;
+        reporting[*which] = std::max<std::size_t>(reporting[*which], 1);
+    }
+    for (const auto& [which, replicas] : reporting) {
+        const auto& filter = routes.at(which.first);
+        const auto local = which.second == config::Role::stable ? filter.stable_endpoints : filter.canary_endpoints;
+        sample_of(which).endpoints = std::max<std::size_t>(1, replicas * local);
+    }
+    return out;
+}
+
+std::map<std::string, FleetBlock> FleetBlockBuilder::build(const std::vector<Series>& requests,
+                                                           const std::vector<Series>& buckets,
+                                                           const std::map<std::string, RouteSeriesFilter>& routes,
+                                                           double now) {
+    std::map<std::string, FleetBlock> out;
+    for (const auto& [name, filter] : routes) out[name];
+
+    std::map<std::string, double> request_values;
+    std::map<std::string, const Series*> request_series;
+    for (const auto& s : requests) {
+        const auto key = series_key(s.labels);
+        request_values[key] = s.value;
+        request_series[key] = &s;
+    }
+    for (const auto& [key, increment] : requests_.advance(request_values, now)) {
+        const auto& s = *request_series.at(key);
+        auto* stats = block_of(s, routes, out);
+        if (!stats) continue;
+        const auto n = count_of(increment);
+        stats->requests += n;
+        const auto* code = label(s, "code");
+        unsigned status = 0;
+        if (code) std::from_chars(code->data(), code->data() + code->size(), status);
+        if (routes.at(*label(s, "route")).failure_statuses.matches(status)) stats->failures += n;
+    }
+
+    std::map<std::string, double> bucket_values;
+    std::map<std::string, const Series*> bucket_series;
+    for (const auto& s : buckets) {
+        const auto key = series_key(s.labels);
+        bucket_values[key] = s.value;
+        bucket_series[key] = &s;
+    }
+    // Per block, the cumulative counts by bound, summed over replicas.
+    std::map<analysis::SecondStats*, std::map<double, double>> cumulative;
+    const auto increments = buckets_.advance(bucket_values, now);
+    for (const auto& [key, series] : bucket_series) {
+        auto* stats = block_of(*series, routes, out);
+        const auto* le_text = label(*series, "le");
+        if (!stats || !le_text) continue;
+        const double le = parse_le(*le_text);
+        if (le < 0) continue;
+        auto it = increments.find(key);
+        // Every bound of the block takes part, at 0 when it did not move, so that the
+        // difference between neighbouring bounds stays right.
+        cumulative[stats][le] += it == increments.end() ? 0 : it->second;
+    }
+    for (const auto& [stats, by_bound] : cumulative) add_buckets(by_bound, *stats);
+    return out;
+}
+
+}  // namespace canaryd::fleet
