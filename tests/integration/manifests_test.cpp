@@ -205,6 +205,47 @@ TEST_CASE("manifests: the systemd unit validates first, reloads with SIGHUP, res
     CHECK(std::stoi(one("[Service]TimeoutStopSec")) > 30);
 }
 
+TEST_CASE("manifests: the compose fleet runs two replicas of one checked config, with the Prometheus and etcd it names") {
+    const auto compose = YAML::LoadFile((kDocker / "compose.yaml").string());
+    const auto services = compose["services"];
+    REQUIRE(services.IsMap());
+    const auto config_text = read(kDocker / "compose" / "canaryd.yaml");
+    const auto [code, output] = check_config(config_text);
+    CHECK_MESSAGE(code == 0, output);
+    const auto config = YAML::Load(config_text);
+    const auto admin_port = config["admin"]["address"].as<std::string>().substr(config["admin"]["address"].as<std::string>().rfind(':') + 1);
+    std::vector<std::string> replicas;
+    for (const auto& service : services) {
+        const auto name = service.first.as<std::string>();
+        if (!name.starts_with("canaryd-")) continue;
+        replicas.push_back(name);
+        // Every replica mounts the one config and the token it names, and runs it.
+        bool config_mounted = false, token_mounted = false;
+        for (const auto& volume : service.second["volumes"]) {
+            const auto v = volume.as<std::string>();
+            config_mounted = config_mounted || v.starts_with("./compose/canaryd.yaml:/etc/canaryd/canaryd.yaml");
+            token_mounted = token_mounted || v.find(":" + config["admin"]["token_file"].as<std::string>()) != std::string::npos;
+        }
+        CHECK_MESSAGE(config_mounted, name);
+        CHECK_MESSAGE(token_mounted, name);
+        CHECK(service.second["command"][1].as<std::string>() == "/etc/canaryd/canaryd.yaml");
+    }
+    CHECK(replicas.size() >= 2);
+    // The engines the fleet section names are services of the file, and Prometheus scrapes
+    // every replica's admin port under the job the selector matches.
+    CHECK(config["fleet"]["etcd"]["endpoints"][0].as<std::string>() == "http://etcd:2379");
+    REQUIRE(services["etcd"].IsMap());
+    CHECK(config["fleet"]["prometheus"]["url"].as<std::string>() == "http://prometheus:9090");
+    REQUIRE(services["prometheus"].IsMap());
+    const auto prometheus = YAML::LoadFile((kDocker / "compose" / "prometheus.yml").string());
+    const auto job = prometheus["scrape_configs"][0];
+    CHECK(config["fleet"]["prometheus"]["selector"].as<std::string>() == "{job=\"" + job["job_name"].as<std::string>() + "\"}");
+    std::set<std::string> targets;
+    for (const auto& t : job["static_configs"][0]["targets"]) targets.insert(t.as<std::string>());
+    for (const auto& r : replicas) CHECK_MESSAGE(targets.contains(r + ":" + admin_port), r << " is not scraped");
+    for (const char* backend : {"stable", "canary"}) CHECK(services[backend].IsMap());
+}
+
 TEST_CASE("manifests: the Grafana dashboard queries only metrics and labels canaryd exports") {
     // What canaryd exports: a real scrape of a route with a canary, analysis and backend
     // signals after some traffic, so that every family has series to show its labels.

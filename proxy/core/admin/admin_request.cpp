@@ -29,7 +29,7 @@ struct PathInfo {
     bool mutating;
 };
 
-constexpr std::array<PathInfo, 16> kPaths{{
+constexpr std::array<PathInfo, 17> kPaths{{
     {"/", Endpoint::dashboard, false},  // the dashboard's page and files (SPEC §10)
     {"/dashboard.js", Endpoint::dashboard, false},
     {"/dashboard.css", Endpoint::dashboard, false},
@@ -40,6 +40,7 @@ constexpr std::array<PathInfo, 16> kPaths{{
     {"/status", Endpoint::status, false},
     {"/metrics", Endpoint::metrics, false},
     {"/events", Endpoint::events, false},
+    {"/fleet", Endpoint::fleet, false},  // fleet mode: the replicas etcd and Prometheus know
     {"/rollback", Endpoint::rollback, true},
     {"/promote", Endpoint::promote, true},
     {"/pause", Endpoint::pause, true},

@@ -10,7 +10,7 @@
 namespace canaryd::admin {
 
 enum class Endpoint {
-    healthz, readyz, status, metrics, events, series, dashboard,
+    healthz, readyz, status, metrics, events, series, dashboard, fleet,
     rollback, promote, pause, resume, weight, demo, not_found
 };
 

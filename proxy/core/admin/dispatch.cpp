@@ -117,6 +117,11 @@ AdminResponse route_call(const AdminRequest& request, AdminBackend& backend) {
         }
         case Endpoint::events: return json(backend.events_json(events_limit(route)));
         case Endpoint::series: return reply(backend.series_json(query_value(route, "route")));
+        case Endpoint::fleet: {
+            auto answer = backend.fleet_json();
+            if (!answer) return text(404, "404 Not Found: /fleet exists only in fleet mode (fleet: in the config)\n");
+            return json(std::move(*answer));
+        }
         case Endpoint::dashboard: return dashboard_file(request.target);
         case Endpoint::demo: {
             auto answer = backend.demo(route.query);

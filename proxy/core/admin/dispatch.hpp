@@ -68,6 +68,9 @@ public:
     // nullopt outside --demo (the endpoint then does not exist).
     virtual std::optional<std::string> demo(const std::map<std::string, std::string>& query) = 0;
     virtual ActionReply act(const ActionRequest& request) = 0;
+    // GET /fleet (SPEC §9): the fleet object of /status with the replicas etcd lists and the
+    // targets Prometheus scrapes; nullopt without `fleet:` (404).
+    virtual std::optional<std::string> fleet_json() { return std::nullopt; }
 };
 
 AdminResponse dispatch(const AdminRequest& request, AdminBackend& backend);

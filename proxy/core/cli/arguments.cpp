@@ -55,6 +55,7 @@ ParsedArguments parse_ctl(const std::vector<std::string>& args) {
     std::string weight;
     std::string error_rate;
     std::string latency_ms;
+    bool fleet = false;
     std::size_t i = 2;
     if (command == "weight") {
         if (args.size() < 3 || args[2].starts_with("--")) {
@@ -75,6 +76,8 @@ ParsedArguments parse_ctl(const std::vector<std::string>& args) {
             if (!value(a.token_file)) return parsed;
         } else if (arg == "--json") {
             a.json_output = true;
+        } else if (arg == "--fleet" && command == "status") {
+            fleet = true;
         } else if (arg == "--error-rate" && command == "demo") {
             if (!value(error_rate)) return parsed;
         } else if (arg == "--latency-ms" && command == "demo") {
@@ -87,7 +90,7 @@ ParsedArguments parse_ctl(const std::vector<std::string>& args) {
     auto& ctl = a.ctl;
     if (command == "status" || command == "events") {
         ctl.method = "GET";
-        ctl.path = "/" + command;
+        ctl.path = fleet ? "/fleet" : "/" + command;
     } else if (command == "rollback" || command == "promote" || command == "pause" || command == "resume" ||
                command == "weight") {
         ctl.method = "POST";
@@ -172,6 +175,7 @@ std::string usage() {
            "                                 (defaults 127.0.0.1:8080 and admin 127.0.0.1:9901; the dashboard\n"
            "                                 is at the admin address; with --token-file, actions need that token)\n"
            "  canaryd ctl status|events|rollback|promote|pause|resume|weight N [--route R]\n"
+           "  canaryd ctl status --fleet   (fleet mode: the replicas etcd and Prometheus know)\n"
            "              [--admin http://127.0.0.1:9901] [--token-file F] [--json]\n"
            "                                 operator commands over the admin API, printed as tables\n"
            "                                 (--json: the API's JSON); the token is read from\n"

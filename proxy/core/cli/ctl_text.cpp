@@ -173,6 +173,33 @@ Result<std::string> events_text(std::string_view text) {
     return table.render("");
 }
 
+Result<std::string> fleet_text(std::string_view text) {
+    auto parsed = parse(text);
+    if (!parsed) return parsed.error();
+    const auto* f = field(*parsed, "fleet");
+    if (!f || !f->is_object()) return Error{"/fleet has no fleet object"};
+    std::string out = "fleet " + str(*f, "name") + ": " + str(*f, "state") + ", leader " + str(*f, "leader", "none") +
+                      "; this replica " + str(*f, "id") + " (" + str(*f, "role") + ")\n";
+    if (const auto e = str(*f, "error", ""); !e.empty()) out += "  why: " + e + "\n";
+    const auto leader = str(*f, "leader", "");
+    if (const auto* ids = field(*parsed, "replicas"); ids && ids->is_array() && !ids->as_array().empty()) {
+        Table table({"replica (etcd)", "role"});
+        for (const auto& id : ids->as_array()) {
+            const std::string name = id.is_string() ? std::string(id.as_string()) : "?";
+            table.add({name, name == leader ? "leader" : "follower"});
+        }
+        out += table.render("  ");
+    }
+    if (const auto* targets = field(*parsed, "targets"); targets && targets->is_array() && !targets->as_array().empty()) {
+        Table table({"target (Prometheus)", "up"});
+        for (const auto& t : targets->as_array()) table.add({str(t, "instance"), str(t, "up")});
+        out += table.render("  ");
+    } else if (str(*f, "signals") != "off") {
+        out += "  Prometheus: no targets read yet" + (str(*f, "signals_error", "").empty() ? "" : " (" + str(*f, "signals_error") + ")") + "\n";
+    }
+    return out;
+}
+
 Result<std::string> action_text(std::string_view text) {
     auto parsed = parse(text);
     if (!parsed) return parsed.error();

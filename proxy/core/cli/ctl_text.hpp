@@ -15,6 +15,8 @@ namespace canaryd::cli {
 Result<std::string> status_text(std::string_view json);
 // GET /events
 Result<std::string> events_text(std::string_view json);
+// GET /fleet (ctl status --fleet)
+Result<std::string> fleet_text(std::string_view json);
 // The reply of rollback, promote, pause, resume, weight (the route's state afterwards).
 Result<std::string> action_text(std::string_view json);
 

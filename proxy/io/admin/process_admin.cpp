@@ -46,6 +46,8 @@ std::optional<std::string> ProcessAdmin::demo(const std::map<std::string, std::s
     return parts_.demo_control(query);
 }
 
+std::optional<std::string> ProcessAdmin::fleet_json() { return parts_.rollout.fleet_json(); }
+
 admin::ActionReply ProcessAdmin::act(const admin::ActionRequest& request) {
     return parts_.rollout.act(*parts_.snapshots.load(), request, parts_.now());
 }

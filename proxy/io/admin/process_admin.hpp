@@ -48,6 +48,7 @@ public:
     admin::ActionReply series_json(std::string_view route) override;
     std::optional<std::string> demo(const std::map<std::string, std::string>& query) override;
     admin::ActionReply act(const admin::ActionRequest& request) override;
+    std::optional<std::string> fleet_json() override;
 
 private:
     Parts parts_;

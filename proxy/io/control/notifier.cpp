@@ -47,6 +47,9 @@ std::string text_of(const boost::json::object& event, const char* key) {
 // fell ... — by analyzer".
 std::string slack_text(const boost::json::object& event) {
     std::string what = text_of(event, "event");
+    // Not about one route: a replica lost the fleet's shared state (SPEC §9).
+    if (what == "fleet_degraded")
+        return "canaryd: replica " + text_of(event, "actor") + " is degraded: " + text_of(event, "reason");
     if (what == "rollback") what = "rolled back";
     else if (what == "advance") what = "advanced";
     else if (what == "promote") what = "promoted";

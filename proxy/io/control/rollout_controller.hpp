@@ -73,6 +73,8 @@ public:
     // A round of the etcd thread / a Prometheus reading, on the control thread.
     void on_fleet_view(const FleetView& view, double now);
     void on_fleet_reading(const FleetReading& reading, const Snapshot& snapshot, double now);
+    // GET /fleet: nullopt without fleet mode.
+    std::optional<std::string> fleet_json() const;
     // Asks a webhook gate's URL, off the control thread; `done(opened, why)` runs back on the
     // control thread (App wires it to its blocking-work thread).
     using GatePoll = std::function<void(const std::string& url, std::function<void(bool opened, std::string why)> done)>;
@@ -120,6 +122,8 @@ private:
         std::string prometheus_error = "no reading yet";
         double last_reading_at = -1e300;
         int prometheus_replicas = 0;
+        std::vector<std::string> replica_ids;  // etcd's presence keys, at the last round
+        std::vector<std::pair<std::string, bool>> targets;  // Prometheus's: instance, up
     };
 
     void prepare_analysis(const config::Route& route, RouteControl& control, bool same_release);

@@ -18,6 +18,16 @@ namespace {
 // After this long without a reading, the fleet analysis is holding and the local one guards.
 constexpr double kSignalsStaleAfter = 5;
 
+// Who Prometheus scrapes, as GET /fleet lists them: instance and whether it is up.
+std::vector<std::pair<std::string, bool>> targets_of(const FleetReading& reading) {
+    std::vector<std::pair<std::string, bool>> out;
+    for (const auto& t : reading.targets) {
+        auto instance = t.labels.find("instance");
+        out.emplace_back(instance == t.labels.end() ? std::string("?") : instance->second, t.value == 1);
+    }
+    return out;
+}
+
 }  // namespace
 
 void RolloutController::enable_fleet(FleetContext context) {
@@ -304,6 +314,7 @@ void RolloutController::on_fleet_view(const FleetView& view, double now) {
     fleet_health_.leader_id = view.leader_id;
     fleet_health_.term = view.term;
     fleet_health_.replicas = view.replicas;
+    fleet_health_.replica_ids = view.replica_ids;
     metrics_.fleet_leader.Add({}).Set(view.leader ? 1 : 0);
     if (fleet_->signals) fleet_->signals->set_active(view.leader);
     apply_records(view.routes, decides(), now);
@@ -322,6 +333,13 @@ void RolloutController::check_signals_fresh(double now) {
 
 void RolloutController::on_fleet_reading(const FleetReading& reading, const Snapshot& snapshot, double now) {
     if (!fleet_ || !fleet_->signals) return;
+    if (reading.targets_only) {
+        // Not deciding: only who Prometheus scrapes (GET /fleet); the analysis is the leader's.
+        if (!reading.ok) return;
+        fleet_health_.prometheus_replicas = reading.replicas;
+        fleet_health_.targets = targets_of(reading);
+        return;
+    }
     if (!reading.ok) {
         metrics_.fleet_query_errors.Add({{"kind", reading.error_kind}}).Increment();
         if (fleet_health_.prometheus_ok || fleet_health_.prometheus_error != reading.error)
@@ -335,6 +353,7 @@ void RolloutController::on_fleet_reading(const FleetReading& reading, const Snap
     fleet_health_.prometheus_error.clear();
     fleet_health_.last_reading_at = now;
     fleet_health_.prometheus_replicas = reading.replicas;
+    fleet_health_.targets = targets_of(reading);
 
     std::map<std::string, fleet::RouteSeriesFilter> filters;
     for (const auto& compiled : snapshot.routes) {
@@ -375,6 +394,22 @@ void RolloutController::on_fleet_reading(const FleetReading& reading, const Snap
             show_evaluation(name, control, effects, *control.fleet_loop.analyzer);
         if (effects.change.changed) commit(name, control, before, effects.change, &effects.evaluation, fleet_health_.term, now);
     }
+}
+
+std::optional<std::string> RolloutController::fleet_json() const {
+    if (!fleet_) return std::nullopt;
+    admin::StatusView view;
+    fill_status(view);
+    boost::json::object root;
+    auto status = boost::json::parse(admin::render_status_json(view)).as_object();
+    root["fleet"] = status["fleet"];
+    boost::json::array replicas;
+    for (const auto& id : fleet_health_.replica_ids) replicas.emplace_back(id);
+    root["replicas"] = std::move(replicas);  // etcd's view (empty without etcd)
+    boost::json::array targets;
+    for (const auto& [instance, up] : fleet_health_.targets) targets.push_back(boost::json::object{{"instance", instance}, {"up", up}});
+    root["targets"] = std::move(targets);  // Prometheus's view, from the last reading (empty without Prometheus)
+    return boost::json::serialize(root) + "\n";
 }
 
 }  // namespace canaryd::io

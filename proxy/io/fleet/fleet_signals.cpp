@@ -63,13 +63,15 @@ std::optional<FleetReading> FleetSignals::read_once(double now) {
     FleetReading reading;
     reading.at = at;
     auto count = client_.query("count(" + selected("up") + " == 1)", at);
+    auto targets = client_.query(selected("up"), at);
     auto requests = client_.query(selected("canaryd_requests_total"), at);
     auto buckets = client_.query(selected("canaryd_request_duration_seconds_bucket"), at);
     auto cpu = client_.query(selected("canaryd_backend_cpu_cores"), at);
     auto memory = client_.query(selected("canaryd_backend_memory_bytes"), at);
-    for (const auto* r : {&count, &requests, &buckets, &cpu, &memory})
+    for (const auto* r : {&count, &targets, &requests, &buckets, &cpu, &memory})
         if (!*r) return failed("prometheus", r->message());
     reading.replicas = count->empty() ? 0 : static_cast<int>(count->front().value);
+    reading.targets = std::move(targets).value();
     reading.requests = std::move(requests).value();
     reading.buckets = std::move(buckets).value();
     reading.cpu = std::move(cpu).value();
@@ -77,6 +79,18 @@ std::optional<FleetReading> FleetSignals::read_once(double now) {
     reading.ok = true;
     last_at_ = at;
     last_progress_ = now;
+    return reading;
+}
+
+FleetReading FleetSignals::read_targets(double now) {
+    FleetReading reading;
+    reading.targets_only = true;
+    auto targets = client_.query(selected("up"), now);
+    if (!targets) return failed("prometheus", targets.message());
+    reading.ok = true;
+    reading.at = now;
+    reading.targets = std::move(targets).value();
+    for (const auto& t : reading.targets) reading.replicas += t.value == 1;
     return reading;
 }
 
@@ -88,6 +102,9 @@ void FleetSignals::run() {
             if (auto reading = read_once(unix_now())) deliver_(std::move(*reading));
         } else {
             last_progress_ = 0;  // a replica that becomes active again does not report a lag it never watched
+            auto reading = read_targets(unix_now());
+            reading.targets_only = true;
+            deliver_(std::move(reading));
         }
         lock.lock();
         wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });

@@ -25,10 +25,13 @@ namespace canaryd::io {
 
 struct FleetReading {
     bool ok = false;
+    // A replica that does not decide reads only who Prometheus scrapes (for GET /fleet).
+    bool targets_only = false;
     std::string error_kind;  // prometheus (unreachable, refused query), prometheus_empty, prometheus_lagging
     std::string error;
     double at = 0;           // Unix seconds the series were read at
     int replicas = 0;        // healthy targets
+    std::vector<fleet::Series> targets;   // up{selector}: every target, 1 or 0
     std::vector<fleet::Series> requests;  // canaryd_requests_total
     std::vector<fleet::Series> buckets;   // canaryd_request_duration_seconds_bucket
     std::vector<fleet::Series> cpu;       // canaryd_backend_cpu_cores
@@ -50,6 +53,7 @@ public:
 
     // One read, now (the thread's body; public for tests).
     std::optional<FleetReading> read_once(double now_unix);
+    FleetReading read_targets(double now_unix);
 
 private:
     void run();

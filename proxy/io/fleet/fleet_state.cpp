@@ -105,6 +105,7 @@ FleetView FleetState::round(bool renew) {
     view.leader_id = last_election_.leader_id;
     view.term = last_election_.leader_revision;
     view.replicas = static_cast<int>(replicas->size());
+    for (const auto& kv : *replicas) view.replica_ids.push_back(kv.value);
     view.routes = std::move(routes).value();
     return view;
 }

@@ -36,6 +36,7 @@ struct FleetView {
     std::string leader_id;   // "" when nobody leads right now
     std::int64_t term = 0;   // the leader key's create revision
     int replicas = 0;        // live presence keys
+    std::vector<std::string> replica_ids;
     std::vector<EtcdKeyValue> routes;  // every route record of the fleet (key = full key)
 };
 

@@ -40,6 +40,7 @@ int run_ctl(const cli::Arguments& arguments) {
     if (!arguments.json_output && status >= 200 && status < 300) {
         if (command.path == "/status") shown = cli::status_text(response.body);
         else if (command.path == "/events") shown = cli::events_text(response.body);
+        else if (command.path == "/fleet") shown = cli::fleet_text(response.body);
         else if (command.path != "/demo") shown = cli::action_text(response.body);
         if (!shown) shown = response.body;  // not what ctl expected: show it as it came
     }

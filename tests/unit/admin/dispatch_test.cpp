@@ -230,3 +230,24 @@ TEST_CASE("admin dispatch: another site cannot drive the operator's browser into
                           process)
               .status == 200);
 }
+
+TEST_CASE("admin dispatch: GET /fleet exists in fleet mode only") {
+    FakeProcess process;
+    auto none = call(process, "GET", "/fleet");
+    CHECK(none.status == 404);
+    CHECK(none.body.find("fleet mode") != std::string::npos);
+    struct FleetProcess final : admin::AdminBackend {
+        bool draining() const override { return false; }
+        std::string status_json() override { return "{}"; }
+        std::string metrics_text() override { return ""; }
+        std::string events_json(std::size_t) override { return "[]"; }
+        admin::ActionReply series_json(std::string_view) override { return {404, ""}; }
+        std::optional<std::string> demo(const std::map<std::string, std::string>&) override { return std::nullopt; }
+        admin::ActionReply act(const admin::ActionRequest&) override { return {200, "{}"}; }
+        std::optional<std::string> fleet_json() override { return "{\"fleet\":{}}"; }
+    } fleet;
+    auto ok = admin::dispatch({"GET", "/fleet", Credentials::viewer_token, "10.0.0.7", "ro", "", "", ""}, fleet);
+    CHECK(ok.status == 200);
+    CHECK(ok.content_type == "application/json");
+    CHECK(admin::dispatch({"POST", "/fleet", Credentials::operator_token, "10.0.0.7", "op", "", "", ""}, fleet).status == 405);
+}

@@ -42,3 +42,14 @@ TEST_CASE("command line errors") {
     CHECK_FALSE(parse_arguments({"--demo", "--config", "x"}).ok());
     CHECK_FALSE(parse_arguments({"--config", "x", "--listen", "y"}).ok());
 }
+
+TEST_CASE("ctl command lines: status --fleet asks GET /fleet") {
+    auto fleet = parse_arguments({"ctl", "status", "--fleet", "--admin", "http://10.0.0.1:9901"});
+    REQUIRE(fleet.ok());
+    CHECK(fleet->mode == Mode::ctl);
+    CHECK(fleet->ctl.method == "GET");
+    CHECK(fleet->ctl.path == "/fleet");
+    CHECK(fleet->admin_url == "http://10.0.0.1:9901");
+    CHECK(parse_arguments({"ctl", "status"})->ctl.path == "/status");
+    CHECK_FALSE(parse_arguments({"ctl", "rollback", "--fleet"}).ok());  // --fleet is for status only
+}

@@ -73,3 +73,42 @@ TEST_CASE("ctl events and actions: one line each, and JSON that is not what ctl 
     CHECK_FALSE(status_text(R"({"no":"routes"})").ok());
     CHECK_FALSE(events_text(R"([1,2])").ok());
 }
+
+TEST_CASE("ctl in a fleet: the fleet line in status, who decided each event and action, the replicas of status --fleet") {
+    auto status = status_text(R"({"canaryd_version":"0.1.0","config_generation":1,"window_seconds":60,"draining":false,"routes":[],
+        "fleet":{"name":"checkout","id":"pod-b-1-aa","role":"follower","state":"degraded","leader":"pod-a-1-bb","replicas":3,
+                 "signals":"off","error":"etcd http://etcd:2379/v3/kv/range: Connection refused"}})");
+    REQUIRE(status.ok());
+    CHECK(status->find("fleet checkout: replica pod-b-1-aa is follower, degraded, leader pod-a-1-bb, 3 replicas") != std::string::npos);
+    CHECK(status->find("why: etcd http://etcd:2379/v3/kv/range: Connection refused") != std::string::npos);
+
+    auto events = events_text(R"({"events":[{"time":"t","route":"api","event":"rollback","actor":"analyzer","canary_weight":0,
+        "reason":"guardrail success_rate failed","decided_by":"pod-a-1-bb"}]})");
+    REQUIRE(events.ok());
+    CHECK(events->find("decided by") != std::string::npos);
+    CHECK(events->find("pod-a-1-bb") != std::string::npos);
+
+    auto action = action_text(R"({"route":"api","changed":true,"state":"rolled_back","canary_weight":0,"reason":"rolled back by an operator","decided_by":"pod-b-1-aa"})");
+    CHECK(action->find("; decided by replica pod-b-1-aa") != std::string::npos);
+
+    auto fleet = fleet_text(R"({"fleet":{"name":"checkout","id":"pod-b-1-aa","role":"follower","state":"ok","leader":"pod-a-1-bb",
+        "replicas":2,"signals":"leader"},"replicas":["pod-a-1-bb","pod-b-1-aa"],
+        "targets":[{"instance":"10.0.0.1:9901","up":true},{"instance":"10.0.0.2:9901","up":false}]})");
+    REQUIRE(fleet.ok());
+    auto line_with = [&](const std::string& a, const std::string& b) {
+        std::size_t start = 0;
+        while (start < fleet->size()) {
+            const auto end = fleet->find('\n', start);
+            const auto line = fleet->substr(start, end - start);
+            if (line.find(a) != std::string::npos && line.find(b) != std::string::npos) return true;
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+        return false;
+    };
+    CHECK(line_with("pod-a-1-bb", "leader"));
+    CHECK(line_with("pod-b-1-aa", "follower"));
+    CHECK(line_with("10.0.0.2:9901", "no"));
+    CHECK(fleet->find("10.0.0.2:9901") != std::string::npos);
+    CHECK_FALSE(fleet_text(R"({"routes":[]})").ok());
+}

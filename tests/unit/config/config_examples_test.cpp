@@ -49,3 +49,13 @@ TEST_CASE("every file in config/ loads") {
     }
     CHECK(files >= 2);
 }
+
+TEST_CASE("config/fleet.yaml loads, with both fleet engines") {
+    auto result = load_example("fleet.yaml");
+    for (const auto& e : result.errors) INFO(format_error("fleet.yaml", e));
+    REQUIRE(result.ok());
+    REQUIRE(result.config->fleet);
+    CHECK(result.config->fleet->prometheus);
+    REQUIRE(result.config->fleet->etcd);
+    CHECK(result.config->fleet->etcd->endpoints.size() == 3);
+}
