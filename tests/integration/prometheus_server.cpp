@@ -13,6 +13,11 @@ PrometheusServer::PrometheusServer(const std::vector<std::string>& targets, std:
                              "scrape_configs:\n"
                              "  - job_name: canaryd\n"
                              "    static_configs: [{targets: [" << list << "]}]\n";
+    start();
+}
+
+void PrometheusServer::start() {
+    const auto config = (dir_.path / "prometheus.yml").string();
     process_.start({"/usr/bin/prometheus", "--config.file=" + config, "--storage.tsdb.path=" + (dir_.path / "data").string(),
                     "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"},
                    (dir_.path / "prometheus.log").string(), port_, "/-/ready", "", std::chrono::seconds(15));

@@ -19,7 +19,9 @@ public:
 
     std::uint16_t port() const { return port_; }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    // An outage: stopped, then started again on the same port and data.
     void stop() { process_.stop(); }
+    void start();
     std::string log() const { return process_.log(); }
 
 private:
