@@ -17,12 +17,13 @@ done
 packages=(
   g++ cmake make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
+  libssl-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev libnghttp2-dev
   curl ca-certificates
   etcd-server prometheus   # fleet mode (SPEC §9): its tests start a real etcd and Prometheus
 )
 if $with_tests; then
   packages+=(chromium)   # the dashboard's real-browser test (tests/browser)
+  packages+=(nghttp2-client python3-h2)  # HTTP/2 tests: h2load and nghttp, and raw frames from Python
   if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 fi
 

@@ -113,7 +113,17 @@ TEST_CASE("request targets with '#', spaces, control or non-ASCII bytes") {
 TEST_CASE("bad versions: 505 for HTTP/2.0, 400 for garbage") {
     rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
     rejected("GET / HTTP/1.1.1\r\nHost: a\r\n\r\n", 400);
-    rejected("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505);
+}
+
+TEST_CASE("the HTTP/2 connection preface starts HTTP/2 (h2c by prior knowledge): the answer is a SETTINGS frame") {
+    RawUpstream upstream(RawUpstream::simple_ok());
+    Proxy proxy(route_to(upstream));
+    RawClient client(proxy.port());
+    client.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    const auto bytes = client.read_available(std::chrono::milliseconds(2000));
+    REQUIRE(bytes.size() >= 9);
+    CHECK(static_cast<unsigned char>(bytes[3]) == 0x4);  // the frame type: SETTINGS (RFC 9113 §6.5)
+    CHECK(static_cast<unsigned char>(bytes[4]) == 0x0);  // not an ACK: the server's own settings
 }
 
 TEST_CASE("a valid request after valid ones on the same connection is still served") {

@@ -55,7 +55,8 @@ HttpsResult https_get(std::uint16_t port, const std::string& target = "/") {
     boost::asio::io_context ioc;
     ssl::context context(ssl::context::tls_client);
     context.set_verify_mode(ssl::verify_none);
-    static const unsigned char protocols[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    // An HTTP/1.1 client (one that also offers h2 gets h2: tests/integration/http2_test.cpp).
+    static const unsigned char protocols[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     SSL_CTX_set_alpn_protos(context.native_handle(), protocols, sizeof protocols);
     ssl::stream<tcp::socket> stream(ioc, context);
     stream.next_layer().connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));

@@ -9,13 +9,13 @@ namespace {
 
 namespace ssl = boost::asio::ssl;
 
-// ALPN: whatever the client offers, the answer is http/1.1 (RFC 7301); a client that offers
-// only h2 gets no ALPN and falls back to HTTP/1.1 as well.
-int select_http11(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
-                  unsigned int in_length, void*) {
-    static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+// ALPN (RFC 7301): h2 when the client offers it (RFC 9113 §3.2; the connection then speaks
+// HTTP/2), else http/1.1; a client that offers neither gets no ALPN and speaks HTTP/1.1.
+int select_protocol(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                    unsigned int in_length, void*) {
+    static const unsigned char ours[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
     unsigned char* selected = nullptr;
-    if (SSL_select_next_proto(&selected, out_length, http11, sizeof http11, in, in_length) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&selected, out_length, ours, sizeof ours, in, in_length) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = selected;
     return SSL_TLSEXT_ERR_OK;
@@ -38,7 +38,7 @@ Result<std::shared_ptr<ssl::context>> make_tls_context(const config::TlsFiles& f
         return Error{mismatch ? "tls: the key in " + files.key_file + " does not match the certificate in " + files.cert_file
                               : "tls.key_file " + files.key_file + ": " + ec.message()};
     }
-    SSL_CTX_set_alpn_select_cb(context->native_handle(), select_http11, nullptr);
+    SSL_CTX_set_alpn_select_cb(context->native_handle(), select_protocol, nullptr);
     return context;
 }
 

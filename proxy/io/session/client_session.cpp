@@ -7,6 +7,7 @@
 #include "core/http/request_head.hpp"
 #include "core/http/upstream_request.hpp"
 #include "core/routing/decide.hpp"
+#include "io/h2/http2_connection.hpp"
 #include "io/server/worker.hpp"
 #include "io/session/sticky_hash.hpp"
 
@@ -27,12 +28,24 @@ ClientSession::ClientSession(Worker& worker, WorkerSocket socket, std::shared_pt
     registry_->count.fetch_add(1, std::memory_order_release);
 }
 
+ClientSession::ClientSession(Worker& worker, std::shared_ptr<StreamPipe> pipe, std::string peer_ip, bool https)
+    : worker_(worker),
+      registry_(worker.sessions()),
+      socket_(worker.context().get_executor()),
+      pipe_(std::move(pipe)),
+      pipe_https_(https) {
+    peer_ip_ = std::move(peer_ip);
+    registry_->sessions.insert(this);
+    registry_->count.fetch_add(1, std::memory_order_release);
+}
+
 ClientSession::~ClientSession() {
     registry_->sessions.erase(this);
     registry_->count.fetch_sub(1, std::memory_order_release);
 }
 
 void ClientSession::drain() {
+    if (h2_) return h2_->drain();  // GOAWAY: the streams in flight finish
     // Waiting for the first byte of a next request: nothing is in flight, close now.
     if (!closed_ && !lingering_ && waiting_first_byte_ && client_read_pending_) abort();
 }
@@ -44,6 +57,7 @@ const config::Config& ClientSession::config() const {
 }
 
 void ClientSession::start() {
+    if (pipe_) return do_read_head();  // a stream: its request is already in the pipe
     error_code ec;
     auto peer = socket_.remote_endpoint(ec);
     if (ec) return;  // the client is already gone
@@ -61,8 +75,46 @@ void ClientSession::start() {
         self->client_read_pending_ = false;
         self->read_deadline_ = kNoDeadline;
         if (e || self->closed_) return self->abort();
+        // ALPN chose h2 (RFC 7301; RFC 9113 §3.2): the connection is HTTP/2 from its first byte.
+        const unsigned char* protocol = nullptr;
+        unsigned int length = 0;
+        SSL_get0_alpn_selected(self->tls_->native_handle(), &protocol, &length);
+        if (length == 2 && protocol[0] == 'h' && protocol[1] == '2') return self->become_http2({});
         self->do_read_head();
     });
+}
+
+// ---------------------------------------------------------------- HTTP/2
+
+namespace {
+constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+}  // namespace
+
+bool ClientSession::starts_http2() {
+    // Only as a connection's first bytes (h2c by prior knowledge, RFC 9113 §3.3), and only
+    // on a real connection (a stream cannot nest one).
+    if (pipe_ || exchange_seq_ != 1) return false;
+    const auto bytes = buffer_view(client_buffer_);
+    const auto n = std::min(bytes.size(), kHttp2Preface.size());
+    return bytes.substr(0, n) == kHttp2Preface.substr(0, n);
+}
+
+void ClientSession::become_http2(std::string_view received) {
+    read_deadline_ = kNoDeadline;
+    if (buffers_) worker_.take_back(std::move(buffers_));
+    h2_ = std::make_shared<Http2Connection>(worker_, shared_from_this(), peer_ip_, tls_ != nullptr);
+    h2_->start(received);
+}
+
+void ClientSession::raw_close() {
+    abort();
+    h2_.reset();
+}
+
+void ClientSession::shutdown_client_send() {
+    if (pipe_) return pipe_->end_response();
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 // ---------------------------------------------------------------- deadlines
@@ -79,6 +131,7 @@ void ClientSession::arm_write_deadline(Duration timeout) { write_deadline_ = Clo
 
 void ClientSession::check_deadlines(Clock::time_point now) {
     if (closed_) return;
+    if (h2_) return h2_->check_deadlines(now);
     if (now >= write_deadline_ && client_write_pending_) return abort();  // the client does not read
     if (now >= read_deadline_ && client_read_pending_) {
         read_deadline_ = kNoDeadline;
@@ -86,8 +139,12 @@ void ClientSession::check_deadlines(Clock::time_point now) {
         // Cancelling the socket completes the read with operation_aborted; the flag tells the
         // read handler it was a timeout, so it can still answer 408 on the open socket.
         read_timed_out_ = true;
-        error_code ignored;
-        socket_.cancel(ignored);
+        if (pipe_) {
+            pipe_->cancel_read();
+        } else {
+            error_code ignored;
+            socket_.cancel(ignored);
+        }
     }
     if (now >= response_deadline_ && response_.reading() && !exchange().response_started) {
         response_deadline_ = kNoDeadline;
@@ -143,7 +200,8 @@ void ClientSession::do_read_head() {
 // arrived earlier raised no new edge. The worker is single-threaded, so no event can slip
 // between the recv and the wait being queued.
 void ClientSession::do_await_request(bool from_readiness) {
-    if (tls_) return do_read_head_bytes();  // TLS reads go through the stream's own record buffers
+    // TLS reads go through the stream's own record buffers; a stream's through its pipe.
+    if (tls_ || pipe_) return do_read_head_bytes();
     error_code ec;
     const auto bytes = socket_.read_some(client_buffer_.prepare(kHeadReadChunk), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -191,6 +249,13 @@ void ClientSession::on_head_bytes(error_code ec, std::size_t bytes) {
 }
 
 void ClientSession::parse_head() {
+    if (starts_http2()) {
+        const auto bytes = buffer_view(client_buffer_);
+        if (bytes.size() < kHttp2Preface.size()) return do_read_head_bytes();  // the rest of the preface
+        std::string received(bytes);
+        client_buffer_.clear();
+        return become_http2(received);
+    }
     const auto& limits = config().defaults.limits;
     http::HeadLimits head_limits;
     head_limits.request_line_bytes = limits.request_line_bytes;
@@ -256,7 +321,7 @@ void ClientSession::on_head(const http::RequestHead& head) {
     const auto& version = x.route->versions[static_cast<std::size_t>(x.role)];
     http::ForwardInfo info;
     info.peer_ip = peer_ip_;
-    info.scheme = tls_ ? "https" : "http";
+    info.scheme = tls_ || pipe_https_ ? "https" : "http";
     info.request_id = text().request_id;
     info.fallback_host = version.endpoint_ids.empty() ? std::string_view("localhost")
                                                        : std::string_view(x.snapshot->endpoints[version.endpoint_ids[0]].host);

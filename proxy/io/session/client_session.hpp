@@ -18,6 +18,7 @@
 #include "core/analysis/outcome.hpp"
 #include "core/http/request_head.hpp"
 #include "io/control/snapshot.hpp"
+#include "io/h2/stream_pipe.hpp"
 #include "io/server/worker.hpp"
 #include "io/session/exchange.hpp"
 #include "io/session/request_body_pump.hpp"
@@ -37,14 +38,30 @@
 namespace canaryd::io {
 
 class Worker;
+class Http2Connection;
 using boost::system::error_code;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
 public:
     // `tls_context` non-null: the connection speaks TLS (a listener with `tls:`).
     ClientSession(Worker& worker, WorkerSocket socket, std::shared_ptr<boost::asio::ssl::context> tls_context = nullptr);
+    // One HTTP/2 stream served as a connection of its own (io/h2): reads and writes go
+    // through `pipe`; `peer_ip` and `https` are the real connection's.
+    ClientSession(Worker& worker, std::shared_ptr<StreamPipe> pipe, std::string peer_ip, bool https);
     ~ClientSession();
     void start();
+
+    // The connection's own I/O once it speaks HTTP/2 (its Http2Connection reads and writes
+    // frames through these; the session's HTTP/1.1 state machine has stopped).
+    template <class Handler>
+    void raw_read_some(boost::asio::mutable_buffer buffer, Handler&& handler) {
+        client_read_some(buffer, std::forward<Handler>(handler));
+    }
+    template <class Handler>
+    void raw_write(boost::asio::const_buffer buffer, Handler&& handler) {
+        client_write(buffer, std::forward<Handler>(handler));
+    }
+    void raw_close();
     // Shutdown (worker thread): an idle keep-alive connection closes now; an exchange in
     // progress finishes with Connection: close.
     void drain();
@@ -119,14 +136,22 @@ private:
     // Client I/O goes through TLS when the listener has it, straight to the socket if not.
     template <class Buffers, class Handler>
     void client_read_some(const Buffers& buffers, Handler&& handler) {
-        if (tls_) tls_->async_read_some(buffers, std::forward<Handler>(handler));
+        if (pipe_) pipe_->async_read_some(buffers, std::forward<Handler>(handler));
+        else if (tls_) tls_->async_read_some(buffers, std::forward<Handler>(handler));
         else socket_.async_read_some(buffers, std::forward<Handler>(handler));
     }
     template <class Buffers, class Handler>
     void client_write(const Buffers& buffers, Handler&& handler) {
-        if (tls_) boost::asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+        if (pipe_) pipe_->async_write(buffers, std::forward<Handler>(handler));
+        else if (tls_) boost::asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
         else boost::asio::async_write(socket_, buffers, std::forward<Handler>(handler));
     }
+    // The client side's end: FIN on a socket, the end of the response on a stream.
+    void shutdown_client_send();
+    // The connection preface of HTTP/2 (RFC 9113 §3.4) or h2 by ALPN: the rest of the
+    // connection is an Http2Connection's.
+    bool starts_http2();
+    void become_http2(std::string_view received);
 
     // The one shape of a write to the client within an exchange: under the write deadline,
     // holding the session and the upstream connection; `next(session)` runs only when the
@@ -162,6 +187,9 @@ private:
     WorkerSocket socket_;
     std::shared_ptr<boost::asio::ssl::context> tls_context_;
     std::unique_ptr<boost::asio::ssl::stream<WorkerSocket&>> tls_;  // null on plain listeners
+    std::shared_ptr<StreamPipe> pipe_;        // set: this session serves one HTTP/2 stream
+    bool pipe_https_ = false;                 // the stream's connection is TLS
+    std::shared_ptr<Http2Connection> h2_;     // set: this connection speaks HTTP/2
     boost::beast::flat_buffer client_buffer_;  // request heads and bodies, pipelined bytes
     std::string peer_ip_;
     Clock::time_point read_deadline_ = kNoDeadline;      // of the pending client read

@@ -36,8 +36,7 @@ void ClientSession::end_exchange() {
         // The body pump is still busy (the upstream answered before the body was complete):
         // finish with FIN and let the pump's pending read become the lingering read.
         lingering_ = true;
-        error_code ignored;
-        socket_.shutdown(tcp::socket::shutdown_send, ignored);
+        shutdown_client_send();
         arm_read_deadline(kLingerTime);
         return;
     }
@@ -105,8 +104,7 @@ void ClientSession::report_upstream_failure() {
 void ClientSession::do_close() {
     if (closed_) return;
     lingering_ = true;
-    error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    shutdown_client_send();
     arm_read_deadline(kLingerTime);
     do_linger_read();
 }
@@ -115,7 +113,7 @@ void ClientSession::do_linger_read() {
     if (closed_) return;
     client_buffer_.clear();
     client_read_pending_ = true;
-    socket_.async_read_some(client_buffer_.prepare(kHeadReadChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
+    client_read_some(client_buffer_.prepare(kHeadReadChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
         self->client_read_pending_ = false;
         self->linger_bytes_ += n;
         if (ec || self->linger_bytes_ > kLingerBytes) return self->abort();
@@ -181,6 +179,7 @@ void ClientSession::abort() {
     write_deadline_ = kNoDeadline;
     expect_deadline_ = kNoDeadline;
     response_deadline_ = kNoDeadline;
+    if (pipe_) pipe_->close();
     error_code ignored;
     socket_.close(ignored);
 }
