@@ -21,6 +21,7 @@ using namespace canaryd::test;
 namespace {
 
 const std::string kH2Client = std::string(CANARYD_TESTS_DIR) + "/integration/h2/h2_client.py";
+const std::string kAttacks = std::string(CANARYD_TESTS_DIR) + "/integration/h2/h2_attacks.py";
 
 struct Output {
     int status = -1;
@@ -218,4 +219,27 @@ TEST_CASE("http2: a malformed stream is refused alone, the connection and its ot
     auto both = run("/usr/bin/python3 " + kH2Client + " " + std::to_string(proxy.port()) + " 2 --big-first 6000");
     CHECK_MESSAGE(both.text == "0 431 431 Request Header Fields Too Large: request header fields too large\n1 200 stable\n",
                   both.text);
+}
+
+TEST_CASE("http2: floods of recent years end the offending connection, and canaryd goes on serving the others") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(split_config(stable, canary, "0"));
+    const auto port = std::to_string(proxy.port());
+    auto attack = [&](const char* kind) { return run("/usr/bin/python3 " + kAttacks + " " + port + " " + kind).text; };
+    // Rapid reset (CVE-2023-44487): 2,000 streams opened and cancelled at once.
+    const auto reset = attack("rapid-reset");
+    CHECK_MESSAGE(reset.starts_with("goaway"), reset);
+    CHECK(stable.requests() < 400);  // the work it could start is bounded, far below 2,000
+    // CONTINUATION flood (CVE-2024-27316): a header block that never ends.
+    CHECK(attack("continuation-flood") == "goaway ENHANCE_YOUR_CALM\n");
+    // A SETTINGS frame with more entries than any peer needs.
+    CHECK(attack("settings-flood") == "goaway ENHANCE_YOUR_CALM\n");
+    // PINGs whose acknowledgements are never read: the connection is closed, not queued without bound.
+    const auto ping = attack("ping-flood");
+    CHECK_MESSAGE((ping == "closed\n" || ping.starts_with("goaway ENHANCE_YOUR_CALM")), ping);
+    // Other clients never noticed.
+    CHECK(run("curl -s --http2-prior-knowledge http://127.0.0.1:" + port + "/").text == "stable");
+    Client h1(proxy.port());
+    CHECK(h1.get("/").body() == "stable");
 }

@@ -24,6 +24,8 @@ constexpr std::uint32_t kMaxConcurrentStreams = 100;
 constexpr std::int32_t kConnectionWindow = 1 << 20;  // many streams may be sending at once
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kWriteChunk = 64 * 1024;
+constexpr std::uint64_t kResetBurst = 200;
+constexpr std::uint64_t kResetsPerSecond = 50;
 
 Http2Connection& self_of(void* user_data) { return *static_cast<Http2Connection*>(user_data); }
 
@@ -56,6 +58,18 @@ void Http2Connection::start(std::string_view received) {
     nghttp2_option_set_no_auto_window_update(option, 1);
     const auto& limits = worker_.snapshot()->config->defaults.limits;
     nghttp2_option_set_max_send_header_block_length(option, 256 * 1024);
+    // The HTTP/2 attacks of recent years, each bounded per connection (the peer then gets
+    // GOAWAY and the connection closes; other connections are not affected):
+    // rapid reset (CVE-2023-44487): streams opened and reset at once start upstream work,
+    // so resets beyond a burst of 200 and 50 a second end the connection;
+    nghttp2_option_set_stream_reset_rate_limit(option, kResetBurst, kResetsPerSecond);
+    // CONTINUATION flood (CVE-2024-27316 and kin): at most 8 CONTINUATION frames per header
+    // block (and the block is bounded by the header list limit below);
+    nghttp2_option_set_max_continuations(option, 8);
+    // SETTINGS / PING floods: acknowledgements the peer does not read are capped, and so are
+    // the entries of one SETTINGS frame.
+    nghttp2_option_set_max_outbound_ack(option, 1000);
+    nghttp2_option_set_max_settings(option, 32);
     nghttp2_session_server_new2(&session_, callbacks, this, option);
     nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
@@ -72,7 +86,7 @@ void Http2Connection::start(std::string_view received) {
     feed(reinterpret_cast<const std::uint8_t*>(received.data()), received.size());
     if (closed_) return;
     flush();
-    do_read();
+    if (!broken_) do_read();
 }
 
 // ---------------------------------------------------------------- nghttp2 callbacks
@@ -285,7 +299,7 @@ void Http2Connection::on_read(error_code ec, std::size_t n) {
     feed(reinterpret_cast<const std::uint8_t*>(read_buffer_.data()), n);
     if (closed_) return;
     flush();
-    do_read();
+    if (!broken_) do_read();
 }
 
 void Http2Connection::feed(const std::uint8_t* data, std::size_t n) {
@@ -294,10 +308,16 @@ void Http2Connection::feed(const std::uint8_t* data, std::size_t n) {
     const auto used = nghttp2_session_mem_recv(session_, data, n);
     in_nghttp2_ = false;
     if (used < 0) {
-        // A connection error (RFC 9113 §5.4.1): nghttp2 has queued the GOAWAY; send it, then close.
-        log::info("h2_connection_error", {{"peer", peer_ip_}, {"error", nghttp2_strerror(static_cast<int>(used))}});
+        // A connection error (RFC 9113 §5.4.1): say so with a GOAWAY (a flood is
+        // ENHANCE_YOUR_CALM, anything else PROTOCOL_ERROR), send it, then close.
+        const auto error = static_cast<int>(used);
+        const bool flood = error == NGHTTP2_ERR_FLOODED || error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ||
+                           error == NGHTTP2_ERR_TOO_MANY_SETTINGS;
+        nghttp2_session_terminate_session(session_, flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+        log::info("h2_connection_error", {{"peer", peer_ip_}, {"error", nghttp2_strerror(error)}});
+        broken_ = true;
+        broken_at_ = Clock::now();
         flush();
-        if (!writing_) close();
     }
 }
 
@@ -323,7 +343,7 @@ void Http2Connection::flush() {
     flush_wanted_ = false;
     if (write_buffer_.empty()) {
         // Nothing more to say and nothing more to hear (GOAWAY exchanged, or an error): done.
-        if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) close();
+        if (broken_ || (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_))) close();
         return;
     }
     writing_ = true;
@@ -345,6 +365,7 @@ void Http2Connection::drain() {
 
 void Http2Connection::check_deadlines(Clock::time_point now) {
     if (closed_) return;
+    if (broken_ && now - broken_at_ > std::chrono::seconds(1)) return close();
     const auto idle = worker_.snapshot()->config->defaults.timeouts.idle;
     // A client that does not read what is written to it, or a connection with no stream and
     // no traffic for the idle timeout, is closed (the streams' own deadlines run in their
