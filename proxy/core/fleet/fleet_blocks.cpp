@@ -75,6 +75,21 @@ std::optional<std::pair<std::string, config::Role>> version_of(const Series& s,
     return std::nullopt;
 }
 
+// A read's series by key: their values (for the increments) and the series themselves.
+struct IndexedSeries {
+    std::map<std::string, double> values;
+    std::map<std::string, const Series*> series;
+};
+IndexedSeries index_series(const std::vector<Series>& list) {
+    IndexedSeries out;
+    for (const auto& s : list) {
+        const auto key = series_key(s.labels);
+        out.values[key] = s.value;
+        out.series[key] = &s;
+    }
+    return out;
+}
+
 }  // namespace
 
 std::map<std::string, FleetBackend> fleet_backend(const std::vector<Series>& cpu, const std::vector<Series>& memory,
@@ -114,15 +129,9 @@ std::map<std::string, FleetBlock> FleetBlockBuilder::build(const std::vector<Ser
     std::map<std::string, FleetBlock> out;
     for (const auto& [name, filter] : routes) out[name];
 
-    std::map<std::string, double> request_values;
-    std::map<std::string, const Series*> request_series;
-    for (const auto& s : requests) {
-        const auto key = series_key(s.labels);
-        request_values[key] = s.value;
-        request_series[key] = &s;
-    }
-    for (const auto& [key, increment] : requests_.advance(request_values, now)) {
-        const auto& s = *request_series.at(key);
+    const auto request_index = index_series(requests);
+    for (const auto& [key, increment] : requests_.advance(request_index.values, now)) {
+        const auto& s = *request_index.series.at(key);
         auto* stats = block_of(s, routes, out);
         if (!stats) continue;
         const auto n = count_of(increment);
@@ -133,17 +142,11 @@ std::map<std::string, FleetBlock> FleetBlockBuilder::build(const std::vector<Ser
         if (routes.at(*label(s, "route")).failure_statuses.matches(status)) stats->failures += n;
     }
 
-    std::map<std::string, double> bucket_values;
-    std::map<std::string, const Series*> bucket_series;
-    for (const auto& s : buckets) {
-        const auto key = series_key(s.labels);
-        bucket_values[key] = s.value;
-        bucket_series[key] = &s;
-    }
+    const auto bucket_index = index_series(buckets);
     // Per block, the cumulative counts by bound, summed over replicas.
     std::map<analysis::SecondStats*, std::map<double, double>> cumulative;
-    const auto increments = buckets_.advance(bucket_values, now);
-    for (const auto& [key, series] : bucket_series) {
+    const auto increments = buckets_.advance(bucket_index.values, now);
+    for (const auto& [key, series] : bucket_index.series) {
         auto* stats = block_of(*series, routes, out);
         const auto* le_text = label(*series, "le");
         if (!stats || !le_text) continue;

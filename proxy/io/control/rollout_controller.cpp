@@ -322,16 +322,7 @@ void RolloutController::apply(const std::string& route, RouteControl& control, c
     persisted_[route] = state;
     persist();
     // 3. The announcement.
-    boost::json::object event;
-    event["time"] = state.time;
-    event["route"] = route;
-    event["event"] = change.event;
-    event["actor"] = state.actor;
-    event["state"] = rollout::to_string(state.state);
-    event["canary_release"] = state.canary_release;
-    event["canary_weight"] = state.weight_bp / 100.0;
-    event["step"] = state.step;
-    event["reason"] = state.reason;
+    auto event = event_json(route, change.event, state, state.time);
     if (fleet_) event["decided_by"] = fleet_->id;
     if (evaluation && change.event == "rollback") {
         if (const auto* failed = evaluation->first_failure()) {
@@ -349,6 +340,21 @@ void RolloutController::apply(const std::string& route, RouteControl& control, c
     // 4. Notifications, last: the state they announce is already persisted.
     if (event_sink_) event_sink_(event);
     record_event(std::move(event));
+}
+
+boost::json::object RolloutController::event_json(const std::string& route, const std::string& event_name,
+                                                  const rollout::RouteState& state, const std::string& time) {
+    boost::json::object event;
+    event["time"] = time;
+    event["route"] = route;
+    event["event"] = event_name;
+    event["actor"] = state.actor;
+    event["state"] = rollout::to_string(state.state);
+    event["canary_release"] = state.canary_release;
+    event["canary_weight"] = state.weight_bp / 100.0;
+    event["step"] = state.step;
+    event["reason"] = state.reason;
+    return event;
 }
 
 void RolloutController::persist() {

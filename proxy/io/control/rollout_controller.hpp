@@ -157,6 +157,10 @@ private:
     // Starts a poll of the route's webhook gate when one is due (every analysis interval).
     void poll_gate(const std::string& route, RouteControl& control, double now);
     void record_event(boost::json::object event);
+    // The fields every rollout event has (SPEC §7 /events): time, route, event, actor, state,
+    // release, weight, step, reason.
+    static boost::json::object event_json(const std::string& route, const std::string& event,
+                                           const rollout::RouteState& state, const std::string& time);
 
     Metrics& metrics_;
     SignalsAggregator& signals_;

@@ -184,17 +184,8 @@ void RolloutController::adopt(const std::string& route, RouteControl& control, c
     persisted.time = record.state.time;
     persisted_[route] = persisted;
     persist();
-    boost::json::object event;
-    event["time"] = log::now_rfc3339();
-    event["route"] = route;
     const std::string name = record.event.empty() ? std::string("fleet") : record.event;
-    event["event"] = name;
-    event["actor"] = after.actor;
-    event["state"] = rollout::to_string(after.state);
-    event["canary_release"] = after.canary_release;
-    event["canary_weight"] = after.weight_bp / 100.0;
-    event["step"] = after.step;
-    event["reason"] = after.reason;
+    auto event = event_json(route, name, after, log::now_rfc3339());
     event["decided_by"] = record.decided_by;
     event["applied_by"] = fleet_->id;
     boost::json::object fields = event;
