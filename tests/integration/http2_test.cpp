@@ -91,6 +91,10 @@ TEST_CASE("http2: request bodies with and without content-length, a large respon
         response.prepare_payload();
         return response;
     });
+    auto last_body = [&] {
+        std::lock_guard lock(mutex);
+        return received_body;
+    };
     Upstream canary("canary");
     Proxy proxy(split_config(stable, canary, "0"));
     TempDir dir;
@@ -100,12 +104,12 @@ TEST_CASE("http2: request bodies with and without content-length, a large respon
     std::ofstream(body_file) << body;
     const auto base = "http://127.0.0.1:" + std::to_string(proxy.port());
     CHECK(run("curl -s --http2-prior-knowledge --data-binary @" + body_file + " " + base + "/up").text == "got 200000");
-    CHECK(received_body == body);
+    CHECK(last_body() == body);
     // No content-length: the stream's DATA goes upstream chunked, and arrives whole.
     CHECK(run("curl -s --http2-prior-knowledge -H 'content-length:' -H 'transfer-encoding: chunked' --data-binary @" +
               body_file + " " + base + "/chunked")
               .text == "got 200000");
-    CHECK(received_body == body);
+    CHECK(last_body() == body);
     const auto out = (dir.path / "big.out").string();
     CHECK(run("curl -s --http2-prior-knowledge -o " + out + " -w '%{size_download}' " + base + "/big").text ==
           std::to_string(big.size()));
