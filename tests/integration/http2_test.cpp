@@ -14,14 +14,20 @@
 #include <fstream>
 #include <mutex>
 #include <regex>
+#include <csignal>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sstream>
 
 using namespace canaryd::test;
+
+extern char** environ;
 
 namespace {
 
 const std::string kH2Client = std::string(CANARYD_TESTS_DIR) + "/integration/h2/h2_client.py";
 const std::string kAttacks = std::string(CANARYD_TESTS_DIR) + "/integration/h2/h2_attacks.py";
+const std::string kH2Server = std::string(CANARYD_TESTS_DIR) + "/integration/h2/h2_server.py";
 
 struct Output {
     int status = -1;
@@ -246,4 +252,101 @@ TEST_CASE("http2: floods of recent years end the offending connection, and canar
     CHECK(run("curl -s --http2-prior-knowledge http://127.0.0.1:" + port + "/").text == "stable");
     Client h1(proxy.port());
     CHECK(h1.get("/").body() == "stable");
+}
+
+namespace {
+
+// tests/integration/h2/h2_server.py: an h2c upstream, started and stopped by the test.
+class H2Upstream {
+public:
+    explicit H2Upstream(const std::string& name, const std::vector<std::string>& options = {}) {
+        port_file_ = (dir_.path / "port").string();
+        std::vector<std::string> args{"/usr/bin/python3", kH2Server, port_file_, name};
+        args.insert(args.end(), options.begin(), options.end());
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        REQUIRE(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+        for (int i = 0; i < 200 && port_ == 0; ++i) {
+            std::ifstream in(port_file_);
+            in >> port_;
+            if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        REQUIRE_MESSAGE(port_ != 0, "h2_server.py did not start");
+    }
+    ~H2Upstream() {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    // "connections N streams M" as the server counted them.
+    std::pair<int, int> counts() const {
+        std::ifstream in(port_file_ + ".stats");
+        std::string word;
+        int connections = 0, streams = 0;
+        in >> word >> connections >> word >> streams;
+        return {connections, streams};
+    }
+
+private:
+    TempDir dir_;
+    std::string port_file_;
+    pid_t pid_ = 0;
+    std::uint16_t port_ = 0;
+};
+
+std::string h2_upstream_config(const std::string& endpoint, unsigned threads = 1) {
+    return "threads: " + std::to_string(threads) + "\nlisteners:\n  - address: 127.0.0.1:0\nroutes:\n  - name: api\n"
+           "    stable: {version: v1, endpoints: [" + endpoint + "], protocol: http2}\n";
+}
+
+}  // namespace
+
+TEST_CASE("upstream http2: HTTP/1.1 and HTTP/2 clients reach an h2c upstream, bodies intact, many streams on few connections") {
+    H2Upstream upstream("up");
+    Proxy proxy(h2_upstream_config(upstream.address(), 1));
+    const auto base = "http://127.0.0.1:" + std::to_string(proxy.port());
+    CHECK(run("curl -s " + base + "/one").text == "up GET /one 0");
+    TempDir dir;
+    const auto body = (dir.path / "body").string();
+    std::ofstream(body) << std::string(100'000, 'b');
+    CHECK(run("curl -s --data-binary @" + body + " " + base + "/up").text == "up POST /up 100000");
+    CHECK(run("curl -s --http2-prior-knowledge --data-binary @" + body + " " + base + "/h2").text == "up POST /h2 100000");
+    // 50 at a time from 2 client connections: one upstream connection carries them (the
+    // server allows 100 concurrent streams).
+    auto load = run("/usr/bin/h2load -n 400 -c 2 -m 25 " + base + "/many");
+    CHECK_MESSAGE(load.text.find("400 succeeded") != std::string::npos, load.text);
+    const auto [connections, streams] = upstream.counts();
+    CHECK(streams == 403);
+    CHECK(connections <= 2);
+}
+
+TEST_CASE("upstream http2: a GOAWAY fails none of the streams the upstream still answers, and refused ones go again") {
+    // Every upstream connection says GOAWAY after its 100th stream: the streams up to it are
+    // answered there, the later ones (refused, never processed: RFC 9113 §8.7) are sent again.
+    H2Upstream upstream("up", {"--goaway-after", "100"});
+    Proxy proxy(h2_upstream_config(upstream.address(), 1));
+    auto load = run("/usr/bin/h2load -n 1000 -c 2 -m 20 http://127.0.0.1:" + std::to_string(proxy.port()) + "/");
+    CHECK_MESSAGE(load.text.find("1000 succeeded") != std::string::npos, load.text);
+    const auto [connections, streams] = upstream.counts();
+    CHECK(connections >= 10);
+    CHECK(streams == 1000);  // each answered once: a refused stream was never processed
+}
+
+TEST_CASE("upstream http2: the peer's SETTINGS_MAX_CONCURRENT_STREAMS is honoured by opening more connections") {
+    H2Upstream upstream("up", {"--max-streams", "10", "--delay-ms", "300"});
+    Proxy proxy(h2_upstream_config(upstream.address(), 1));
+    auto load = run("/usr/bin/h2load -n 60 -c 1 -m 30 http://127.0.0.1:" + std::to_string(proxy.port()) + "/");
+    CHECK_MESSAGE(load.text.find("60 succeeded") != std::string::npos, load.text);
+    CHECK(upstream.counts().first >= 3);  // 30 at once, 10 per connection
+}
+
+TEST_CASE("upstream http2: an upstream that is not there is a 502 after the connect retry, like HTTP/1.1") {
+    Proxy proxy(h2_upstream_config("127.0.0.1:" + std::to_string(closed_port()), 1));
+    auto out = run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(proxy.port()) + "/");
+    CHECK(out.text == "502");
+    auto status = wait_for_status(proxy.app().admin_port(), [](const boost::json::value& v) {
+        return v.at("routes").at(0).at("stable").at("requests").as_int64() == 1;
+    });
+    CHECK(status.at("routes").at(0).at("stable").at("success_rate").to_number<double>() == 0);
 }

@@ -130,10 +130,14 @@ struct UpstreamTls {
 };
 
 struct Version {
+    // How canaryd speaks to the version's endpoints: HTTP/1.1, or HTTP/2 (prior knowledge on
+    // plain TCP, ALPN h2 with `tls:`), which gRPC services need.
+    enum class Protocol : std::uint8_t { http1, http2 };
     std::string release;  // the `version:` label, e.g. "v42"
     std::vector<HostPort> endpoints;
     BackendSignals signals;
     std::optional<UpstreamTls> tls;  // unset: plain HTTP
+    Protocol protocol = Protocol::http1;
 };
 
 struct Match {

@@ -479,9 +479,15 @@ private:
     }
 
     std::optional<Version> load_version(const YAML::Node& node, const std::string& path) {
-        MapFields fields(reader_, node, path, {"version", "endpoints", "signals", "tls"});
+        MapFields fields(reader_, node, path, {"version", "endpoints", "signals", "tls", "protocol"});
         if (!fields.valid()) return std::nullopt;
         Version version;
+        if (auto p = fields.get("protocol"); p.IsDefined())
+            if (auto text = reader_.string(p, fields.path_of("protocol"))) {
+                if (*text == "http1") version.protocol = Version::Protocol::http1;
+                else if (*text == "http2") version.protocol = Version::Protocol::http2;
+                else reader_.error(p, fields.path_of("protocol"), "'" + *text + "' is not a protocol: http1 or http2");
+            }
         if (auto v = fields.require("version"); v.IsDefined())
             if (auto label = reader_.non_empty_string(v, fields.path_of("version"))) {
                 if (const auto at = bad_release_char(*label); at != std::string_view::npos)

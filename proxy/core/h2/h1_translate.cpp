@@ -122,4 +122,38 @@ HeaderList h2_response_fields(const http::ResponseHead& head) {
     return out;
 }
 
+HeaderList h2_request_fields(const http::RequestHead& head, bool https) {
+    HeaderList out;
+    out.emplace_back(":method", std::string(head.method));
+    out.emplace_back(":scheme", https ? "https" : "http");
+    out.emplace_back(":authority", std::string(head.host));
+    out.emplace_back(":path", std::string(head.origin_target));
+    for (const auto& f : head.fields) {
+        auto name = lower(f.name);
+        if (connection_specific(name) || name == "host") continue;
+        if (name == "te" && !http::iequals(f.value, "trailers")) continue;  // RFC 9113 §8.2.2
+        out.emplace_back(std::move(name), std::string(f.value));
+    }
+    return out;
+}
+
+std::string h1_response_head(const HeaderList& fields, bool has_body) {
+    std::string status = "502";
+    bool has_length = false;
+    for (const auto& [name, value] : fields) {
+        if (name == ":status") status = value;
+        else if (name == "content-length") has_length = true;
+    }
+    std::string out = "HTTP/1.1 " + status + " \r\n";
+    for (const auto& [name, value] : fields) {
+        if (name.empty() || name[0] == ':' || connection_specific(name) || !safe_value(value)) continue;
+        out.append(name).append(": ").append(value).append("\r\n");
+    }
+    if (has_body && !has_length) out.append("Transfer-Encoding: chunked\r\n");
+    out.append("Connection: close\r\n\r\n");
+    return out;
+}
+
+void append_trailers(std::string& out, const HeaderList& trailers) { append_last_chunk(out, trailers); }
+
 }  // namespace canaryd::h2

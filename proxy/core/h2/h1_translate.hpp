@@ -10,6 +10,7 @@
 #pragma once
 
 #include "core/common/result.hpp"
+#include "core/http/request_head.hpp"
 #include "core/http/response_parser.hpp"
 
 #include <optional>
@@ -38,5 +39,17 @@ void append_last_chunk(std::string& out, const HeaderList& trailers);
 // The fields of an HTTP/2 response for an HTTP/1.1 response head: ":status" first, names
 // lower-cased, connection-specific fields (and those named by Connection) dropped.
 HeaderList h2_response_fields(const http::ResponseHead& head);
+
+// The other way, for an upstream that speaks HTTP/2 (`protocol: http2`): the HTTP/1.1 request
+// canaryd built for the upstream becomes the stream's fields (RFC 9113 §8.3.1: :method,
+// :scheme, :authority from Host, :path; names lower-cased; connection-specific fields and TE
+// other than "trailers" dropped) ...
+HeaderList h2_request_fields(const http::RequestHead& head, bool https);
+// ... and the stream's response becomes the HTTP/1.1 response head canaryd's engine reads:
+// the status line, the fields, chunked framing when the body may carry trailers (no
+// content-length), and Connection: close (one exchange per stream).
+std::string h1_response_head(const HeaderList& fields, bool has_body);
+// An HTTP/2 trailer section as the end of a chunked body.
+void append_trailers(std::string& out, const HeaderList& trailers);
 
 }  // namespace canaryd::h2

@@ -78,7 +78,7 @@ void load_upstream_tls(const config::Config& config, ResolvedNames& names) {
     for (const auto& route : config.routes) {
         auto load = [&](const config::Version& version, config::Role role) {
             if (!version.tls) return;
-            auto context = make_upstream_tls_context(*version.tls);
+            auto context = make_upstream_tls_context(*version.tls, version.protocol == config::Version::Protocol::http2);
             if (!context) names.errors.push_back("routes." + route.name + "." + config::to_string(role) + "." + context.message());
             else names.upstream_tls.emplace(tls_key(route.name, role), std::move(context).value());
         };
@@ -111,6 +111,8 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
                 for (const auto& address : names.endpoints.at(host)) {
                     std::string key = literal ? host : host + "@" + endpoint_text(address);
                     if (tls) key += " tls:" + tls_name + (version.tls->cert_file.empty() ? "" : "+client-cert");
+                    const bool http2 = version.protocol == config::Version::Protocol::http2;
+                    if (http2) key += " h2";
                     const auto id = endpoints.id_of(key);
                     if (std::find(out.endpoint_ids.begin(), out.endpoint_ids.end(), id) != out.endpoint_ids.end())
                         continue;  // two names of one version that share an address: one member
@@ -119,7 +121,7 @@ std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Con
                     auto& resolved = snapshot->endpoints[id];
                     if (resolved.key.empty())
                         resolved = ResolvedEndpoint{std::move(key), host, address, tls, tls_name,
-                                                    !version.tls || version.tls->verify};
+                                                    !version.tls || version.tls->verify, http2};
                 }
             }
         };

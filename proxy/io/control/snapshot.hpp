@@ -76,6 +76,7 @@ struct ResolvedEndpoint {
     std::shared_ptr<boost::asio::ssl::context> tls;
     std::string tls_name;  // SNI and the name the certificate must carry
     bool tls_verify = true;
+    bool http2 = false;    // the version's `protocol: http2` (its key says so: pools never mix)
 };
 
 // "10.0.0.7:8080", "[fd00::7]:8080".

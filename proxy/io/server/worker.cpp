@@ -15,6 +15,7 @@ Worker::Worker(unsigned index, const SnapshotHolder& snapshots, std::uint64_t se
       index_(index),
       snapshots_(snapshots),
       pools_(ioc_),
+      h2_pools_(ioc_),
       rng_(seed) {}
 
 Worker::~Worker() {
@@ -22,6 +23,7 @@ Worker::~Worker() {
     // Close pooled sockets while the io_context still exists; pending handlers are then
     // destroyed (never invoked) by the io_context's destructor.
     pools_.close_all();
+    h2_pools_.close_all();
 }
 
 void Worker::start() {
@@ -42,8 +44,12 @@ void Worker::schedule_housekeeping() {
         for (auto* session : sessions_->sessions) live.push_back(session->weak_from_this());
         for (auto& weak : live)
             if (auto session = weak.lock()) session->check_deadlines(now);
+        h2_pools_.check(now);
         if (++housekeeping_ticks_ % 10 == 0)
-            if (const auto& snapshot = this->snapshot()) pools_.sweep(snapshot->config->defaults.timeouts.idle);
+            if (const auto& snapshot = this->snapshot()) {
+                pools_.sweep(snapshot->config->defaults.timeouts.idle);
+                h2_pools_.sweep(snapshot->config->defaults.timeouts.idle);
+            }
         schedule_housekeeping();
     });
 }

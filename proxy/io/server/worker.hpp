@@ -5,6 +5,7 @@
 
 #include "core/routing/endpoint_health.hpp"
 #include "io/control/snapshot.hpp"
+#include "io/h2/upstream_h2.hpp"
 #include "io/upstream/upstream_pool.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -48,6 +49,7 @@ public:
     // Only from this worker's thread:
     const std::shared_ptr<const Snapshot>& snapshot();
     UpstreamPools& pools() { return pools_; }
+    Http2UpstreamPool& h2_pools() { return h2_pools_; }
     routing::EndpointHealthTable& health() { return health_; }
     std::uint32_t random_bp() { return static_cast<std::uint32_t>(rng_() % config::kWeightScale); }
     std::uint64_t random64() { return rng_(); }
@@ -79,6 +81,7 @@ private:
     unsigned index_;
     SnapshotCache snapshots_;
     UpstreamPools pools_;
+    Http2UpstreamPool h2_pools_;  // upstreams with `protocol: http2`
     routing::EndpointHealthTable health_;
     std::mt19937_64 rng_;
     std::vector<std::uint32_t> cursors_;

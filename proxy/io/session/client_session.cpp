@@ -165,8 +165,7 @@ void ClientSession::check_deadlines(Clock::time_point now) {
 
 void ClientSession::discard_upstream_socket() {
     if (!upstream_) return;
-    error_code ignored;
-    upstream_->socket.close(ignored);
+    upstream_->cancel_pending();
 }
 
 // ---------------------------------------------------------------- request head

@@ -80,8 +80,7 @@ void ClientSession::send_error(unsigned status, std::string_view detail, bool fo
 
 void ClientSession::discard_upstream() {
     if (!upstream_) return;
-    error_code ignored;
-    upstream_->socket.close(ignored);
+    upstream_->close();
     upstream_.reset();
 }
 

@@ -29,12 +29,26 @@ void ClientSession::do_acquire_upstream(std::int64_t exclude_endpoint) {
         return fail_exchange(503, "no endpoint available", analysis::ErrorKind::no_endpoint);
     }
     x.endpoint_id = static_cast<std::uint32_t>(id);
-    upstream_ = worker_.pools().take(x.endpoint_id, config().defaults.timeouts.idle);
-    if (upstream_) return do_send_head();
+    // An HTTP/2 upstream multiplexes: its connections are the h2 pool's, each exchange a stream.
+    if (!x.snapshot->endpoints[x.endpoint_id].http2) {
+        upstream_ = worker_.pools().take(x.endpoint_id, config().defaults.timeouts.idle);
+        if (upstream_) return do_send_head();
+    }
     do_connect(x.endpoint_id);
 }
 
 void ClientSession::do_connect(std::uint32_t endpoint_id) {
+    const auto& endpoint = exchange().snapshot->endpoints[endpoint_id];
+    if (endpoint.http2) {
+        // A stream on a pooled HTTP/2 connection (a new one when none has room): ready when
+        // that connection is, within the connect deadline, and retried like a connect.
+        upstream_ = worker_.h2_pools().open(endpoint_id, endpoint, config().defaults.timeouts.connect);
+        exchange().connecting = true;
+        exchange().connect_timed_out = false;
+        upstream_deadline_ = Clock::now() + config().defaults.timeouts.connect;
+        upstream_->stream->wait_ready([self = shared_from_this(), keep = upstream_](error_code ec) { self->on_connect(ec); });
+        return;
+    }
     upstream_ = worker_.pools().create(endpoint_id);
     exchange().connecting = true;
     exchange().connect_timed_out = false;
@@ -61,6 +75,7 @@ void ClientSession::on_connect(error_code ec) {
         }
         return fail_exchange(502, text().connect_failure, analysis::ErrorKind::connect);
     }
+    if (upstream_->stream) return do_send_head();  // its connection did TCP and TLS
     error_code ignored;
     upstream_->socket.set_option(tcp::no_delay(true), ignored);
     if (x.snapshot->endpoints[x.endpoint_id].tls) return do_tls_handshake();

@@ -16,7 +16,9 @@
 // that still meets a connection closed in the last second is replayed on a fresh one.
 #pragma once
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -35,6 +37,14 @@
 
 namespace canaryd::io {
 
+class UpstreamStream;
+// An HTTP/2 upstream stream's I/O (io/h2/upstream_h2.cpp), for UpstreamConnection below.
+using UpstreamIoHandler = boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
+void upstream_stream_write(UpstreamStream& stream, std::string bytes, UpstreamIoHandler handler);
+void upstream_stream_read_some(UpstreamStream& stream, boost::asio::mutable_buffer into, UpstreamIoHandler handler);
+void upstream_stream_cancel(UpstreamStream& stream);
+void upstream_stream_close(UpstreamStream& stream);
+
 // A socket bound to a worker's io_context by type: no type-erased executor to copy on
 // every operation (measurably cheaper than tcp::socket's any_io_executor on the hot path).
 using WorkerSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
@@ -44,18 +54,42 @@ struct UpstreamConnection {
 
     // Reads and writes go through TLS when the endpoint's version has `tls:` (set up by the
     // connect, before the first byte), straight to the socket otherwise.
+    // An HTTP/2 upstream (`stream` set): the engine's bytes go to that one stream instead.
     template <class Buffers, class Handler>
     void async_read_some(const Buffers& buffers, Handler&& handler) {
-        if (tls) tls->async_read_some(buffers, std::forward<Handler>(handler));
+        if (stream)
+            upstream_stream_read_some(*stream, boost::asio::buffer(*boost::asio::buffer_sequence_begin(buffers)),
+                                      UpstreamIoHandler(std::forward<Handler>(handler)));
+        else if (tls) tls->async_read_some(buffers, std::forward<Handler>(handler));
         else socket.async_read_some(buffers, std::forward<Handler>(handler));
     }
     template <class Buffers, class Handler>
     void async_write(const Buffers& buffers, Handler&& handler) {
-        if (tls) boost::asio::async_write(*tls, buffers, std::forward<Handler>(handler));
-        else boost::asio::async_write(socket, buffers, std::forward<Handler>(handler));
+        if (stream) {
+            std::string bytes(boost::asio::buffer_size(buffers), '\0');
+            boost::asio::buffer_copy(boost::asio::buffer(bytes), buffers);
+            upstream_stream_write(*stream, std::move(bytes), UpstreamIoHandler(std::forward<Handler>(handler)));
+        } else if (tls) {
+            boost::asio::async_write(*tls, buffers, std::forward<Handler>(handler));
+        } else {
+            boost::asio::async_write(socket, buffers, std::forward<Handler>(handler));
+        }
+    }
+    // Ends whatever is in progress: the socket closes, or the stream is cancelled.
+    void close() {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        if (stream) upstream_stream_close(*stream);
+    }
+    // A deadline passed: pending operations complete (with an error).
+    void cancel_pending() {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        if (stream) upstream_stream_cancel(*stream);
     }
 
     WorkerSocket socket;
+    std::shared_ptr<UpstreamStream> stream;  // HTTP/2 upstream: one stream of a shared connection
     std::shared_ptr<boost::asio::ssl::context> tls_context;  // outlives `tls`, which uses it
     std::unique_ptr<boost::asio::ssl::stream<WorkerSocket&>> tls;
     boost::beast::flat_buffer buffer;

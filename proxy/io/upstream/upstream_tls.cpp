@@ -9,7 +9,7 @@ namespace canaryd::io {
 
 namespace ssl = boost::asio::ssl;
 
-Result<std::shared_ptr<ssl::context>> make_upstream_tls_context(const config::UpstreamTls& tls) {
+Result<std::shared_ptr<ssl::context>> make_upstream_tls_context(const config::UpstreamTls& tls, bool http2) {
     auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
     boost::system::error_code ec;
     context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
@@ -31,9 +31,11 @@ Result<std::shared_ptr<ssl::context>> make_upstream_tls_context(const config::Up
             return Error{"tls: the key in " + tls.key_file + " does not match the certificate in " + tls.cert_file};
     }
     context->set_verify_mode(tls.verify ? ssl::verify_peer : ssl::verify_none);
-    // canaryd speaks HTTP/1.1 upstream; a server that could do h2 must not pick it (RFC 7301).
+    // The version's protocol, and only it: a server must not pick another (RFC 7301).
     static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    SSL_CTX_set_alpn_protos(context->native_handle(), http11, sizeof http11);
+    static const unsigned char h2[] = {2, 'h', '2'};
+    if (http2) SSL_CTX_set_alpn_protos(context->native_handle(), h2, sizeof h2);
+    else SSL_CTX_set_alpn_protos(context->native_handle(), http11, sizeof http11);
     return context;
 }
 

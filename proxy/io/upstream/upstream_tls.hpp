@@ -25,7 +25,9 @@
 namespace canaryd::io {
 
 // The version's context, or an error naming the file that is wrong and why.
-Result<std::shared_ptr<boost::asio::ssl::context>> make_upstream_tls_context(const config::UpstreamTls& tls);
+// `http2`: ALPN offers h2 only (the version's `protocol: http2`), else http/1.1 only.
+Result<std::shared_ptr<boost::asio::ssl::context>> make_upstream_tls_context(const config::UpstreamTls& tls,
+                                                                            bool http2 = false);
 
 // Sets SNI and, when verifying, the name the certificate must carry, on a new connection.
 void prepare_upstream_ssl(SSL* ssl, const std::string& name, bool verify);

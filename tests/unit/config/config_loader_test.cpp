@@ -623,3 +623,22 @@ TEST_CASE("errors on binary junk point inside the file and print as one escaped 
         CHECK(canaryd::text::first_unprintable(text) == std::string::npos);
     }
 }
+
+TEST_CASE("a version's protocol: http1 by default, http2 when asked, anything else an error at its position") {
+    auto h2 = load_config(R"(listeners: [{address: 127.0.0.1:8080}]
+routes:
+  - name: api
+    stable: {version: v1, endpoints: [10.0.0.1:50051], protocol: http2}
+    canary: {version: v2, endpoints: [10.0.0.2:8080]}
+)");
+    REQUIRE(h2.errors.empty());
+    CHECK(h2.config->routes[0].stable.protocol == canaryd::config::Version::Protocol::http2);
+    CHECK(h2.config->routes[0].canary->protocol == canaryd::config::Version::Protocol::http1);
+    auto bad = only_error(R"(listeners: [{address: 127.0.0.1:8080}]
+routes:
+  - name: api
+    stable: {version: v1, endpoints: [10.0.0.1:50051], protocol: grpc}
+)");
+    CHECK(bad.path == "routes[0].stable.protocol");
+    CHECK(bad.message.find("http1 or http2") != std::string::npos);
+}

@@ -73,3 +73,26 @@ TEST_CASE("HTTP/1.1 -> h2: :status first, lower-case names, no connection-specif
     CHECK(fields[1] == std::pair<std::string, std::string>{"content-type", "text/plain"});
     CHECK(fields[2] == std::pair<std::string, std::string>{"x-request-id", "r1"});
 }
+
+TEST_CASE("HTTP/1.1 -> h2 upstream: the request's fields, and the stream's response as the HTTP/1.1 canaryd's engine reads") {
+    const std::string text = "POST /pkg.Svc/Call HTTP/1.1\r\nHost: backend:50051\r\nContent-Type: application/grpc\r\n"
+                             "TE: trailers\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nX-Request-Id: r1\r\n\r\n";
+    http::HeadLimits limits;
+    auto parsed = http::parse_request_head(text, limits);
+    REQUIRE(parsed.state == http::HeadState::complete);
+    const auto fields = h2::h2_request_fields(parsed.head, false);
+    const h2::HeaderList expected{{":method", "POST"},   {":scheme", "http"},   {":authority", "backend:50051"},
+                                  {":path", "/pkg.Svc/Call"}, {"content-type", "application/grpc"}, {"te", "trailers"},
+                                  {"x-request-id", "r1"}};
+    CHECK(fields == expected);
+
+    const auto head = h2::h1_response_head({{":status", "200"}, {"content-type", "application/grpc"}, {"connection", "x"}}, true);
+    CHECK(head == "HTTP/1.1 200 \r\ncontent-type: application/grpc\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    http::ResponseParse response;
+    http::parse_response_head(head, 64 * 1024, false, response);
+    REQUIRE(response.state == http::HeadState::complete);  // an empty reason phrase is valid (RFC 9112 §4)
+    CHECK(response.head.status == 200);
+    CHECK(response.head.framing == http::ResponseFraming::chunked);
+    CHECK(h2::h1_response_head({{":status", "204"}}, false) == "HTTP/1.1 204 \r\nConnection: close\r\n\r\n");
+    CHECK(h2::h1_response_head({{":status", "200"}, {"content-length", "5"}}, true).find("chunked") == std::string::npos);
+}
