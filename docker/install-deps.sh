@@ -23,7 +23,7 @@ packages=(
 )
 if $with_tests; then
   packages+=(chromium)   # the dashboard's real-browser test (tests/browser)
-  packages+=(nghttp2-client python3-h2)  # HTTP/2 tests: h2load and nghttp, and raw frames from Python
+  packages+=(nghttp2-client python3-h2 python3-grpcio)  # HTTP/2 and gRPC tests: h2load, raw frames, grpcio
   if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 fi
 

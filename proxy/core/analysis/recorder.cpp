@@ -9,6 +9,7 @@ void VersionTotals::add(const VersionTotals& other) {
     in_flight += other.in_flight;
     for (std::size_t i = 0; i < errors.size(); ++i) errors[i] += other.errors[i];
     for (std::size_t i = 0; i < codes.size(); ++i) codes[i] += other.codes[i];
+    for (std::size_t i = 0; i < grpc_codes.size(); ++i) grpc_codes[i] += other.grpc_codes[i];
     latency.merge(other.latency);
 }
 
@@ -19,6 +20,7 @@ void VersionRecorder::collect(VersionTotals& out) const {
     out.in_flight += in_flight_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < errors_.size(); ++i) out.errors[i] += errors_[i].load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < codes_.size(); ++i) out.codes[i] += codes_[i].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < grpc_codes_.size(); ++i) out.grpc_codes[i] += grpc_codes_[i].load(std::memory_order_relaxed);
     for (unsigned i = 0; i < kLatencyBuckets; ++i) {
         const auto n = latency_[i].load(std::memory_order_relaxed);
         if (n != 0) out.latency.add_bucket(i, n);

@@ -17,6 +17,7 @@
 namespace canaryd::analysis {
 
 inline constexpr unsigned kStatusCodes = 600;  // 0..599; anything else is counted as 0
+inline constexpr unsigned kGrpcStatuses = 17;  // a gRPC call's grpc-status, OK .. UNAUTHENTICATED
 
 // Cumulative totals since start-up, summed over workers.
 struct VersionTotals {
@@ -26,6 +27,7 @@ struct VersionTotals {
     std::int64_t in_flight = 0;
     std::array<std::uint64_t, kErrorKinds> errors{};
     std::array<std::uint64_t, kStatusCodes> codes{};
+    std::array<std::uint64_t, kGrpcStatuses> grpc_codes{};  // gRPC calls, counted here instead of `codes`
     LatencyHistogram latency;
 
     void add(const VersionTotals& other);
@@ -36,13 +38,18 @@ public:
     void begin() { bump(in_flight_, 1); }
     // A request that ended without an outcome for the version (the client went away).
     void abandon() { bump(in_flight_, -1); }
-    void finish(unsigned status, std::uint64_t latency_us, bool failure, std::optional<ErrorKind> error) {
+    // `grpc_status` >= 0: a gRPC call, counted by its grpc-status (its HTTP status is 200).
+    void finish(unsigned status, std::uint64_t latency_us, bool failure, std::optional<ErrorKind> error,
+                int grpc_status = -1) {
         bump(in_flight_, -1);
         bump(requests_, 1);
         if (failure) bump(failures_, 1);
         bump(latency_sum_us_, latency_us);
         bump(latency_[latency_bucket(latency_us)], 1);
-        bump(codes_[status < kStatusCodes ? status : 0], 1);
+        if (grpc_status >= 0 && grpc_status < static_cast<int>(kGrpcStatuses))
+            bump(grpc_codes_[static_cast<std::size_t>(grpc_status)], 1);
+        else
+            bump(codes_[status < kStatusCodes ? status : 0], 1);
         if (error) bump(errors_[static_cast<std::size_t>(*error)], 1);
     }
 
@@ -63,6 +70,7 @@ private:
     std::atomic<std::int64_t> in_flight_{0};
     std::array<std::atomic<std::uint64_t>, kErrorKinds> errors_{};
     std::array<std::atomic<std::uint64_t>, kStatusCodes> codes_{};
+    std::array<std::atomic<std::uint64_t>, kGrpcStatuses> grpc_codes_{};
     std::array<std::atomic<std::uint64_t>, kLatencyBuckets> latency_{};
 };
 

@@ -1,5 +1,7 @@
 #include "core/config/loader.hpp"
 
+#include "core/grpc/grpc_status.hpp"
+
 #include "core/config/units.hpp"
 #include "core/config/yaml_reader.hpp"
 #include "core/text/printable.hpp"
@@ -427,8 +429,16 @@ private:
                 } else if (text->size() == 3 && text->find_first_not_of("0123456789") == std::string::npos &&
                            (*text)[0] >= '1' && (*text)[0] <= '5') {
                     settings.failure_statuses.add_code(static_cast<unsigned>(std::stoi(*text)));
+                } else if (text->starts_with("grpc:")) {
+                    if (auto code = grpc::status_from_name(std::string_view(*text).substr(5)))
+                        settings.failure_statuses.add_grpc(*code);
+                    else
+                        reader_.error(f[i], item_path,
+                                      "'" + text->substr(5) + "' is not a gRPC status: OK, CANCELLED, UNKNOWN, ..., UNAVAILABLE, DATA_LOSS, UNAUTHENTICATED");
                 } else {
-                    reader_.error(f[i], item_path, "expected a status such as 503 or a class such as 5xx, got '" + *text + "'");
+                    reader_.error(f[i], item_path,
+                                  "expected a status such as 503, a class such as 5xx or a gRPC status such as grpc:UNAVAILABLE, got '" +
+                                      *text + "'");
                 }
             }
         }

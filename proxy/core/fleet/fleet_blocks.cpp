@@ -1,6 +1,7 @@
 #include "core/fleet/fleet_blocks.hpp"
 
 #include "core/analysis/latency_histogram.hpp"
+#include "core/grpc/grpc_status.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -136,10 +137,17 @@ std::map<std::string, FleetBlock> FleetBlockBuilder::build(const std::vector<Ser
         if (!stats) continue;
         const auto n = count_of(increment);
         stats->requests += n;
+        const auto& statuses = routes.at(*label(s, "route")).failure_statuses;
+        // A gRPC call's series carries its grpc-status; an HTTP request's only its code.
+        if (const auto* grpc_name = label(s, "grpc_status")) {
+            const auto grpc_status = grpc::status_from_name(*grpc_name);
+            if (statuses.matches_grpc(grpc_status.value_or(-1))) stats->failures += n;
+            continue;
+        }
         const auto* code = label(s, "code");
         unsigned status = 0;
         if (code) std::from_chars(code->data(), code->data() + code->size(), status);
-        if (routes.at(*label(s, "route")).failure_statuses.matches(status)) stats->failures += n;
+        if (statuses.matches(status)) stats->failures += n;
     }
 
     const auto bucket_index = index_series(buckets);

@@ -1,5 +1,6 @@
 #include "core/h2/h1_translate.hpp"
 
+#include "core/grpc/grpc_status.hpp"
 #include "core/http/hop_by_hop.hpp"
 
 #include <algorithm>
@@ -128,12 +129,17 @@ HeaderList h2_request_fields(const http::RequestHead& head, bool https) {
     out.emplace_back(":scheme", https ? "https" : "http");
     out.emplace_back(":authority", std::string(head.host));
     out.emplace_back(":path", std::string(head.origin_target));
+    bool grpc = false, has_te = false;
     for (const auto& f : head.fields) {
         auto name = lower(f.name);
         if (connection_specific(name) || name == "host") continue;
         if (name == "te" && !http::iequals(f.value, "trailers")) continue;  // RFC 9113 §8.2.2
+        has_te = has_te || name == "te";
+        grpc = grpc || (name == "content-type" && grpc::is_grpc_content_type(f.value));
         out.emplace_back(std::move(name), std::string(f.value));
     }
+    // gRPC servers insist on "te: trailers"; the HTTP/1.1 engine dropped it as hop-by-hop.
+    if (grpc && !has_te) out.emplace_back("te", "trailers");
     return out;
 }
 

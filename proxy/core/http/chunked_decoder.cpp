@@ -107,6 +107,7 @@ ChunkedDecoder::Step ChunkedDecoder::next(std::string_view input) {
                 } else if (trailer_line_has_colon_ && ((u < 0x20 && c != '\t') || u == 0x7f)) {
                     return fail("control character in trailer field value", i);
                 }
+                if (keep_trailers_ && c != '\r') trailer_text_.push_back(c);
                 ++i;
                 ++line_bytes_;
                 if (++trailer_bytes_ > limits_.trailer_bytes) return fail("trailer section too large", i);
@@ -114,6 +115,7 @@ ChunkedDecoder::Step ChunkedDecoder::next(std::string_view input) {
             }
             case State::trailer_lf:
                 if (c != '\n') return fail("trailer line not ended by CRLF", i);
+                if (keep_trailers_) trailer_text_.push_back('\n');
                 ++i;
                 line_bytes_ = 0;
                 state_ = State::trailer_start;
@@ -133,6 +135,25 @@ ChunkedDecoder::Step ChunkedDecoder::next(std::string_view input) {
     if (state_ == State::error) return Step{Status::error, i, {}};
     // A zero-length data step at the end of the input keeps callers simple.
     return Step{Status::need_more, i, {}};
+}
+
+std::vector<std::pair<std::string, std::string>> ChunkedDecoder::trailer_fields() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::string_view text = trailer_text_;
+    while (!text.empty()) {
+        const auto end = text.find('\n');
+        const auto line = text.substr(0, end);
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+        const auto colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        std::string name(line.substr(0, colon));
+        for (auto& ch : name) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+        auto value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+        out.emplace_back(std::move(name), std::string(value));
+    }
+    return out;
 }
 
 }  // namespace canaryd::http

@@ -2,13 +2,16 @@
 //
 // canaryd decodes a chunked request body and re-encodes it for the upstream, so what the
 // upstream parses is exactly what canaryd parsed: chunk extensions are validated and
-// dropped, trailers are validated and discarded (RFC 9112 §7.1.2 allows it) and can never
-// change framing or connection state. Pure: bytes in, data spans out.
+// dropped, trailers are validated and discarded (RFC 9112 §7.1.2 allows it) — or kept for
+// relaying, on request — and can never change framing or connection state. Pure: bytes in, data spans out.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace canaryd::http {
 
@@ -37,6 +40,12 @@ public:
     bool done() const { return state_ == State::done; }
     const char* error() const { return error_; }
 
+    // Keeping the trailer section instead of discarding it (a response's trailers are relayed:
+    // gRPC's grpc-status travels there). Call before the first next().
+    void keep_trailers() { keep_trailers_ = true; }
+    // The trailer fields, once done: names lower-cased, values without surrounding whitespace.
+    std::vector<std::pair<std::string, std::string>> trailer_fields() const;
+
 private:
     enum class State : std::uint8_t {
         size, size_ows, extension, size_lf, data, data_cr, data_lf, trailer_start, trailer_line,
@@ -52,6 +61,8 @@ private:
     std::size_t trailer_bytes_ = 0;
     bool trailer_line_has_colon_ = false;
     bool extension_in_quotes_ = false;
+    bool keep_trailers_ = false;
+    std::string trailer_text_;  // "name: value\n" lines, when kept
     const char* error_ = nullptr;
 };
 

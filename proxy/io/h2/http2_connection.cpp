@@ -255,6 +255,13 @@ ssize_t Http2Connection::read_body(nghttp2_session*, std::int32_t stream_id, std
     pipe.take_response(n);  // may let the engine's next write through
     if (complete) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (const auto& trailers = pipe.response_trailers(); !trailers.empty()) {
+            // The stream ends with a HEADERS frame of its trailers instead (gRPC's status).
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            std::vector<nghttp2_nv> nva;
+            for (const auto& [name, value] : trailers) nva.push_back(make_nv(name, value));
+            nghttp2_submit_trailer(self.session_, stream_id, nva.data(), nva.size());
+        }
         return static_cast<ssize_t>(n);
     }
     if (n == 0) {

@@ -88,7 +88,10 @@ void StreamPipe::parse_head() {
                 remaining_ = head.content_length;
                 state_ = remaining_ == 0 ? State::done : State::body_length;
                 break;
-            case http::ResponseFraming::chunked: state_ = State::body_chunked; break;
+            case http::ResponseFraming::chunked:
+                state_ = State::body_chunked;
+                chunked_.keep_trailers();  // they end the stream as HTTP/2 trailers
+                break;
             case http::ResponseFraming::until_close: state_ = State::body_until_close; break;
         }
         pending_.erase(0, head_bytes);  // the head's views die here
@@ -122,7 +125,12 @@ void StreamPipe::parse_body() {
                     body_.append(step.data);
                     continue;
                 }
-                if (step.status == http::ChunkedDecoder::Status::done) state_ = State::done;
+                if (step.status == http::ChunkedDecoder::Status::done) {
+                    state_ = State::done;
+                    for (auto& field : chunked_.trailer_fields())
+                        if (field.first != "content-length" && field.first != "transfer-encoding" && field.first != "connection")
+                            trailers_.push_back(std::move(field));
+                }
                 if (step.status == http::ChunkedDecoder::Status::error) {
                     pending_.clear();
                     return fail();

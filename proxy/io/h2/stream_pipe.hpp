@@ -54,6 +54,8 @@ public:
     void end_request();
     // Body bytes waiting to go out as DATA; take() removes what was framed.
     const std::string& response_body() const { return body_; }
+    // The response's trailer fields (a chunked body's trailer section), once complete.
+    const h2::HeaderList& response_trailers() const { return trailers_; }
     void take_response(std::size_t n);
     bool response_complete() const { return state_ == State::done; }
     // The stream is gone (reset by the client, or the connection closed): the engine's
@@ -111,6 +113,7 @@ private:
     std::uint64_t remaining_ = 0;  // content-length still owed
     http::ChunkedDecoder chunked_;
     std::string body_;     // decoded body bytes for DATA
+    h2::HeaderList trailers_;
     std::optional<IoHandler> write_handler_;
     std::size_t write_size_ = 0;
 };

@@ -4,6 +4,7 @@
 
 #include "io/session/client_session_internal.hpp"
 
+#include "core/grpc/grpc_status.hpp"
 #include "core/http/request_head.hpp"
 #include "core/http/upstream_request.hpp"
 #include "core/routing/decide.hpp"
@@ -289,6 +290,9 @@ void ClientSession::on_head(const http::RequestHead& head) {
     x.client_version = head.version;
     x.client_keep_alive = head.keep_alive;
     x.upgrade_requested = head.upgrade;
+    x.grpc = grpc::is_grpc_content_type(head.find("content-type"));
+    if (x.grpc)
+        if (auto timeout = grpc::parse_timeout(head.find("grpc-timeout"))) x.grpc_timeout = *timeout;
     text().upgrade_protocols.assign(head.upgrade_protocols);
     body_.begin(head);
     if (auto id = head.find("x-request-id"); http::is_acceptable_request_id(id))

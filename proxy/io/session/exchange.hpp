@@ -35,6 +35,11 @@ struct Exchange {
     int client_version = 11;
     bool client_keep_alive = true;
     bool upgrade_requested = false;
+    // A gRPC call (content-type application/grpc): judged by its grpc-status, answered with
+    // gRPC errors, its grpc-timeout honoured.
+    bool grpc = false;
+    int grpc_status = -1;  // from the response's headers (trailers-only) or trailers; -1: none yet
+    std::chrono::steady_clock::duration grpc_timeout = std::chrono::steady_clock::duration::zero();
 
     // Connecting upstream.
     bool retried = false;  // the one retry (another endpoint, or a replay) is spent

@@ -2,6 +2,7 @@
 // line, and closing the connection.
 #include "io/session/client_session.hpp"
 
+#include "core/grpc/grpc_status.hpp"
 #include "core/http/error_page.hpp"
 #include "io/log/access_log.hpp"
 #include "io/log/log.hpp"
@@ -68,7 +69,8 @@ void ClientSession::send_error(unsigned status, std::string_view detail, bool fo
         !force_close && x.client_keep_alive && body_.complete() && !body_.busy() && !worker_.draining();
     x.error_response_status = status;
     text().error.clear();
-    http::append_error_response(text().error, status, detail, x.client_version, x.response_keep_alive, text().request_id);
+    if (x.grpc) grpc::append_error_response(text().error, status, detail, text().request_id);  // never an HTML page
+    else http::append_error_response(text().error, status, detail, x.client_version, x.response_keep_alive, text().request_id);
     write_to_client(asio::buffer(text().error), [](ClientSession& self) {
         self.exchange().failed = true;
         self.write_access_log(self.exchange().error_response_status, false);
@@ -124,14 +126,23 @@ void ClientSession::record_response() {
     auto& x = exchange();
     if (!x.recorder) return;
     const auto& statuses = x.snapshot->config->defaults.signals.failure_statuses;
-    x.recorder->finish(x.final_status, x.latency_us, analysis::is_failure(x.final_status, false, statuses), std::nullopt);
+    if (x.grpc) {
+        // No grpc-status at all is a broken call (gRPC's UNKNOWN).
+        const int grpc_status = x.grpc_status >= 0 ? x.grpc_status : grpc::kUnknown;
+        x.recorder->finish(x.final_status, x.latency_us, analysis::is_grpc_failure(x.final_status, x.grpc_status, false, statuses),
+                           std::nullopt, x.final_status == 200 ? grpc_status : -1);
+    } else {
+        x.recorder->finish(x.final_status, x.latency_us, analysis::is_failure(x.final_status, false, statuses), std::nullopt);
+    }
     x.recorder = nullptr;
 }
 
 void ClientSession::record_error(unsigned status, analysis::ErrorKind kind) {
-    if (!exchange().recorder) return;
-    exchange().recorder->finish(status, microseconds_since_start(), true, kind);
-    exchange().recorder = nullptr;
+    auto& x = exchange();
+    if (!x.recorder) return;
+    // A gRPC client is told the gRPC status canaryd's error maps to; that is what it saw.
+    x.recorder->finish(status, microseconds_since_start(), true, kind, x.grpc ? grpc::status_for_http(status) : -1);
+    x.recorder = nullptr;
 }
 
 void ClientSession::record_abandoned() {

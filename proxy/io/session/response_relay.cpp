@@ -1,5 +1,6 @@
 #include "io/session/response_relay.hpp"
 
+#include "core/grpc/grpc_status.hpp"
 #include "core/http/hop_by_hop.hpp"
 #include "core/http/response_framing.hpp"
 #include "core/http/upstream_request.hpp"
@@ -27,7 +28,12 @@ void ResponseRelay::start() {
 }
 
 void ResponseRelay::arm_deadline() {
-    session_.response_deadline_ = ClientSession::Clock::now() + session_.config().defaults.timeouts.upstream_response;
+    // A gRPC call's own deadline (grpc-timeout) when it is shorter: past it the client has
+    // given up, and it is told DEADLINE_EXCEEDED (504) rather than waiting for nothing.
+    auto timeout = std::chrono::duration_cast<ClientSession::Duration>(session_.config().defaults.timeouts.upstream_response);
+    const auto grpc_timeout = session_.exchange().grpc_timeout;
+    if (grpc_timeout > ClientSession::Duration::zero() && grpc_timeout < timeout) timeout = grpc_timeout;
+    session_.response_deadline_ = ClientSession::Clock::now() + timeout;
 }
 
 void ResponseRelay::read_header() {
@@ -228,12 +234,18 @@ void ResponseRelay::send_header() {
     }
     options.keep_alive = x.response_keep_alive;
     state().client_framing = options.framing;
+    if (x.grpc)
+        for (const auto& f : head.fields)
+            if (http::iequals(f.name, "grpc-status")) x.grpc_status = grpc::parse_status(f.value).value_or(grpc::kUnknown);
     s.text().client_head.clear();
     http::append_client_head(s.text().client_head, status, head.reason, head.fields, options);
     // The head is serialised: the upstream's head bytes (and the views into them) can go.
     s.upstream_->buffer.consume(head.head_bytes);
     state().remaining = head.framing == http::ResponseFraming::content_length ? head.content_length : 0;
-    if (head.framing == http::ResponseFraming::chunked) state().decoder.emplace();
+    if (head.framing == http::ResponseFraming::chunked) {
+        state().decoder.emplace();
+        state().decoder->keep_trailers();  // relayed to the client (gRPC's grpc-status is there)
+    }
     state().head_sent = false;
     x.response_started = true;
     if (status == 101 || head.framing == http::ResponseFraming::none) return write({}, 0, true);
@@ -254,7 +266,20 @@ void ResponseRelay::pump_body() {
             const auto step = state().decoder->next(available);
             switch (step.status) {
                 case http::ChunkedDecoder::Status::data: return write(step.data, step.consumed, false);
-                case http::ChunkedDecoder::Status::done: return write({}, step.consumed, true);
+                case http::ChunkedDecoder::Status::done: {
+                    auto& x = s.exchange();
+                    const auto trailers = state().decoder->trailer_fields();
+                    state().trailers.clear();
+                    for (const auto& [name, value] : trailers) {
+                        if (x.grpc && name == "grpc-status") x.grpc_status = grpc::parse_status(value).value_or(grpc::kUnknown);
+                        // Framing and routing never come from trailers (RFC 9110 §6.5.1).
+                        if (name == "content-length" || name == "transfer-encoding" || name == "host" || name == "connection" ||
+                            name == "te" || name == "trailer")
+                            continue;
+                        state().trailers.append(name).append(": ").append(value).append("\r\n");
+                    }
+                    return write({}, step.consumed, true);
+                }
                 case http::ChunkedDecoder::Status::error:
                     return broke_off(std::string("invalid chunked upstream response: ") + state().decoder->error(),
                                      analysis::ErrorKind::invalid_response);
@@ -293,7 +318,14 @@ void ResponseRelay::write(std::string_view data, std::size_t consume, bool last)
             buffers[2] = asio::buffer(data.data(), data.size());
             buffers[3] = asio::buffer(crlf.data(), crlf.size());
         }
-        if (last) buffers[4] = asio::buffer(last_chunk.data(), last_chunk.size());
+        if (last && state().trailers.empty()) {
+            buffers[4] = asio::buffer(last_chunk.data(), last_chunk.size());
+        } else if (last) {
+            // The upstream's trailers end the body as they came (gRPC's grpc-status, grpc-message).
+            state().trailers.insert(0, "0\r\n");
+            state().trailers.append("\r\n");
+            buffers[4] = asio::buffer(state().trailers);
+        }
     } else if (!data.empty()) {
         buffers[2] = asio::buffer(data.data(), data.size());
     }

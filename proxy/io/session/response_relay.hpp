@@ -39,6 +39,7 @@ public:
         bool head_sent = false;
         bool body_last = false;
         char chunk_header[24] = {};
+        std::string trailers;  // the upstream's trailer fields, relayed at the end of a chunked body
     };
 
     explicit ResponseRelay(ClientSession& session) : session_(session) {}

@@ -1,5 +1,7 @@
 #include "io/signals/signals_aggregator.hpp"
 
+#include "core/grpc/grpc_status.hpp"
+
 #include "io/log/log.hpp"
 
 #include <algorithm>
@@ -64,6 +66,7 @@ SignalsAggregator::VersionState& SignalsAggregator::version_state(RouteState& ro
 
 void SignalsAggregator::drop_series(VersionState& state) {
     for (auto& [code, counter] : state.requests_by_code) metrics_.requests.Remove(counter);
+    for (auto& [code, counter] : state.requests_by_grpc_status) metrics_.requests.Remove(counter);
     for (auto* counter : state.errors) metrics_.upstream_errors.Remove(counter);
     metrics_.duration.Remove(state.duration);
     metrics_.in_flight.Remove(state.in_flight);
@@ -117,6 +120,20 @@ void SignalsAggregator::tick(std::int64_t now_second, const Snapshot& snapshot) 
                     if (!counter) {
                         auto labels = version_labels(name, role, release);
                         labels["code"] = std::to_string(code);
+                        counter = &metrics_.requests.Add(labels);
+                    }
+                    counter->Increment(static_cast<double>(delta));
+                }
+                // gRPC calls: one series per grpc-status (their HTTP status is 200), and a
+                // grpc_status label only on these (README: Metrics).
+                for (unsigned code = 0; code < analysis::kGrpcStatuses; ++code) {
+                    const auto delta = totals.grpc_codes[code] - state.last.grpc_codes[code];
+                    if (delta == 0) continue;
+                    auto& counter = state.requests_by_grpc_status[code];
+                    if (!counter) {
+                        auto labels = version_labels(name, role, release);
+                        labels["code"] = "200";
+                        labels["grpc_status"] = grpc::status_name(static_cast<int>(code));
                         counter = &metrics_.requests.Add(labels);
                     }
                     counter->Increment(static_cast<double>(delta));

@@ -60,6 +60,7 @@ private:
         bool has_last = false;
         std::string release;
         std::map<unsigned, prometheus::Counter*> requests_by_code;
+        std::map<unsigned, prometheus::Counter*> requests_by_grpc_status;
         std::array<prometheus::Counter*, analysis::kErrorKinds> errors{};
         prometheus::Histogram* duration = nullptr;
         prometheus::Gauge* in_flight = nullptr;

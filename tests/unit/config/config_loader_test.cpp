@@ -642,3 +642,16 @@ routes:
     CHECK(bad.path == "routes[0].stable.protocol");
     CHECK(bad.message.find("http1 or http2") != std::string::npos);
 }
+
+TEST_CASE("failure_statuses accepts gRPC statuses by name, and says which names exist") {
+    auto ok = load_config(std::string(kMinimal) + "defaults:\n  signals: {failure_statuses: [5xx, 'grpc:UNAVAILABLE', 'grpc:internal']}\n");
+    REQUIRE(ok.errors.empty());
+    const auto& statuses = ok.config->defaults.signals.failure_statuses;
+    CHECK(statuses.matches(502));
+    CHECK(statuses.matches_grpc(14));
+    CHECK(statuses.matches_grpc(13));
+    CHECK_FALSE(statuses.matches_grpc(4));  // the listed set replaced the default
+    auto bad = only_error(std::string(kMinimal) + "defaults:\n  signals: {failure_statuses: ['grpc:BROKEN']}\n");
+    CHECK(bad.path == "defaults.signals.failure_statuses[0]");
+    CHECK(bad.message.find("UNAVAILABLE") != std::string::npos);
+}

@@ -137,3 +137,18 @@ TEST_CASE("fleet authority: one decider per fleet, degraded replicas only roll b
     CHECK(a.fleet_analysis == Authority::full);  // no shared state: each replica on the fleet's numbers
     CHECK(a.local_analysis == Authority::none);
 }
+
+TEST_CASE("fleet blocks: a gRPC series is judged by its grpc_status label") {
+    fleet::FleetBlockBuilder builder;
+    auto grpc_series = [](const std::string& status, double value) {
+        return fleet::Series{{{"instance", "r1"}, {"route", "api"}, {"version", "canary"}, {"release", "v2"},
+                              {"code", "200"}, {"grpc_status", status}},
+                             value};
+    };
+    builder.build({grpc_series("OK", 0), grpc_series("UNAVAILABLE", 0), grpc_series("NOT_FOUND", 0)}, {}, api_filter(), 0);
+    const auto blocks =
+        builder.build({grpc_series("OK", 90), grpc_series("UNAVAILABLE", 4), grpc_series("NOT_FOUND", 6)}, {}, api_filter(), 1);
+    const auto& canary = blocks.at("api").canary;
+    CHECK(canary.requests == 100);
+    CHECK(canary.failures == 4);  // UNAVAILABLE fails by default; NOT_FOUND is an answer
+}
