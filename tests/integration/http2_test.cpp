@@ -350,3 +350,26 @@ TEST_CASE("upstream http2: an upstream that is not there is a 502 after the conn
     });
     CHECK(status.at("routes").at(0).at("stable").at("success_rate").to_number<double>() == 0);
 }
+
+TEST_CASE("http2: a drain (SIGTERM) answers the streams in flight with a graceful GOAWAY and loses none") {
+    Upstream slow("slow", {}, [] { return std::chrono::milliseconds(800); });
+    Upstream canary("canary");
+    Proxy proxy(split_config(slow, canary, "0", "", "defaults: {timeouts: {shutdown_grace: 0s, drain: 10s}}\n"));
+    // Three streams in flight on one connection when the drain begins.
+    Output out;
+    std::thread request([&] {
+        // nghttp (nghttp2's client) keeps reading its open streams after a GOAWAY, as RFC 9113
+        // §6.8 asks (python3-h2 treats any GOAWAY as the end).
+        const auto url = "http://127.0.0.1:" + std::to_string(proxy.port());
+        out = run("/usr/bin/nghttp -n -s " + url + "/1 " + url + "/2 " + url + "/3");
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    proxy.app().shutdown();
+    request.join();
+    for (const char* path : {" /1", " /2", " /3"}) {
+        const auto at = out.text.find(path);
+        REQUIRE_MESSAGE(at != std::string::npos, out.text);
+        const auto line_start = out.text.rfind('\n', at) + 1;
+        CHECK_MESSAGE(out.text.substr(line_start, at - line_start).find(" 200 ") != std::string::npos, out.text);
+    }
+}

@@ -365,8 +365,13 @@ void Http2Connection::flush() {
 }
 
 void Http2Connection::drain() {
-    if (closed_) return;
-    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+    if (closed_ || draining_) return;
+    draining_ = true;
+    // A graceful GOAWAY (RFC 9113 §6.8): the streams already taken are answered, newer ones
+    // are refused (the client may send them elsewhere); the connection closes when the last
+    // stream is done (flush: nothing to read or write any more).
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
     flush();
 }
 

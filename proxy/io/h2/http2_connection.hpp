@@ -94,6 +94,7 @@ private:
     // A connection error: nothing more is read; the GOAWAY goes out (within a second, or the
     // connection is closed without it) and the connection closes.
     bool broken_ = false;
+    bool draining_ = false;
     std::chrono::steady_clock::time_point broken_at_{};
     // Inside nghttp2_session_mem_recv/mem_send: nghttp2 may not be re-entered to send, so a
     // flush asked for meanwhile runs when the call returns.
