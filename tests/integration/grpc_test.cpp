@@ -3,6 +3,7 @@
 // bidi calls, metadata and trailers, the per-call split on one channel, grpc-status as the
 // outcome (signals, metrics, rollback), canaryd's own errors as gRPC errors, grpc-timeout.
 #include "support.hpp"
+#include "tls_upstream.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -166,4 +167,17 @@ TEST_CASE("grpc: canaryd's own errors reach a gRPC client as gRPC errors, and gr
     REQUIRE(late.size() == 1);
     CHECK_MESSAGE(late[0].starts_with("DEADLINE_EXCEEDED"), late[0]);
     CHECK(took < std::chrono::seconds(3));
+}
+
+TEST_CASE("grpc: an HTTP/2 upstream over TLS (ALPN h2, verified against its CA) serves the calls") {
+    TempDir dir;
+    TestCa ca(dir.path, "canaryd-grpc-ca");
+    const auto files = ca.issue("grpc-server", cert_for("localhost", {"localhost"}, {"127.0.0.1"}));
+    GrpcServer secure("secure", {"--tls", files.cert_file, files.key_file});
+    Proxy proxy("threads: 1\nlisteners:\n  - address: 127.0.0.1:0\nroutes:\n  - name: grpc\n"
+                "    stable: {version: v1, endpoints: [" + secure.address() + "], protocol: http2, tls: {ca_file: " +
+                ca.ca_file() + "}}\n");
+    const auto lines = client(proxy.port(), "unary 5");
+    REQUIRE(lines.size() == 5);
+    for (const auto& line : lines) CHECK_MESSAGE(line.starts_with("OK secure:m"), line);
 }

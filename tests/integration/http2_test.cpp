@@ -2,6 +2,7 @@
 // nghttp2-client) and a python3-h2 script (tests/integration/h2/h2_client.py). h2c by prior
 // knowledge and h2 by ALPN on the listeners that serve HTTP/1.1; every stream gets its own
 // version decision, signals and access-log line.
+#include "process.hpp"
 #include "support.hpp"
 #include "tls_upstream.hpp"
 
@@ -372,4 +373,87 @@ TEST_CASE("http2: a drain (SIGTERM) answers the streams in flight with a gracefu
         const auto line_start = out.text.rfind('\n', at) + 1;
         CHECK_MESSAGE(out.text.substr(line_start, at - line_start).find(" 200 ") != std::string::npos, out.text);
     }
+}
+
+TEST_CASE("http2: more streams than the advertised 100 at once are refused, the others answered") {
+    Upstream slow("slow", {}, [] { return std::chrono::milliseconds(500); });
+    Upstream canary("canary");
+    Proxy proxy(split_config(slow, canary, "0"));
+    const auto out = run("/usr/bin/python3 " + kAttacks + " " + std::to_string(proxy.port()) + " too-many-streams").text;
+    std::istringstream fields(out);
+    std::string word;
+    int refused = 0, answered = 0;
+    fields >> word >> refused >> word >> answered;
+    CHECK_MESSAGE(refused >= 50, out);   // SETTINGS_MAX_CONCURRENT_STREAMS enforced (RFC 9113 §5.1.2)
+    CHECK_MESSAGE(answered >= 90, out);  // and the connection goes on serving the others
+    CHECK(refused + answered == 150);
+}
+
+TEST_CASE("http2: a client that never reads holds back the upstream instead of filling canaryd's memory") {
+    const std::string big(64 * 1024 * 1024, 'x');
+    Upstream stable("stable", [&](const http::request<http::string_body>&) {
+        http::response<http::string_body> response{http::status::ok, 11};
+        response.body() = big;
+        response.prepare_payload();
+        return response;
+    });
+    Upstream canary("canary");
+    const auto admin = closed_port();
+    const auto port = closed_port();
+    CanarydProcess process("threads: 1\nlisteners: [{address: 127.0.0.1:" + std::to_string(port) + "}]\nadmin: {address: 127.0.0.1:" +
+                               std::to_string(admin) + "}\nwatch_config: false\nroutes:\n  - name: api\n    stable: {version: v1, endpoints: [" +
+                               stable.address() + "]}\n",
+                           admin);
+    auto rss = [&] {
+        const auto metrics = Client(admin).get("/metrics").body();
+        const auto at = metrics.find("\nprocess_resident_memory_bytes ");
+        REQUIRE(at != std::string::npos);
+        return std::stod(metrics.substr(at + 31));
+    };
+    const double before = rss();
+    const auto out = run("/usr/bin/python3 " + kAttacks + " " + std::to_string(port) + " slow-reader 3").text;
+    const double during = rss();
+    std::istringstream fields(out);
+    std::string word;
+    long received = -1;
+    fields >> word >> received;
+    CHECK_MESSAGE(received >= 0, out);
+    CHECK(received < 1024 * 1024);  // the stream's window: nothing more was sent
+    // 64 MiB went nowhere: canaryd held at most its bounded buffers of it.
+    CHECK_MESSAGE(during - before < 16.0 * 1024 * 1024, "RSS grew by " << (during - before) / 1024 << " KiB");
+}
+
+TEST_CASE("http2: a reload between streams of an open connection loses none, and the next streams follow the new file") {
+    Upstream stable("stable");
+    Upstream canary("canary");
+    Proxy proxy(split_config(stable, canary, "0"));
+    TempDir dir;
+    const auto resume = (dir.path / "resume").string();
+    const auto command = "/usr/bin/python3 " + kH2Client + " " + std::to_string(proxy.port()) +
+                         " 100 --pause-after 50 --resume-file " + resume + " 2>&1";
+    FILE* client = ::popen(command.c_str(), "r");
+    REQUIRE(client);
+    int before_canary = 0, after_canary = 0, answered = 0;
+    bool paused = false;
+    char line[512];
+    while (std::fgets(line, sizeof line, client)) {
+        const std::string text(line);
+        if (text == "paused\n") {
+            paused = true;
+            CHECK(proxy.reload(split_config(stable, canary, "100")) == 2);
+            std::ofstream(resume) << "go";
+            continue;
+        }
+        std::istringstream fields(text);
+        int index = 0;
+        std::string status, body;
+        fields >> index >> status >> body;
+        REQUIRE_MESSAGE(status == "200", text);
+        ++answered;
+        (paused ? after_canary : before_canary) += body == "canary";
+    }
+    CHECK(::pclose(client) == 0);
+    CHECK(answered == 100);
+    CHECK(before_canary == 0);
+    CHECK(after_canary == 50);  // the same connection, the new weight
 }

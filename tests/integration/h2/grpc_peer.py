@@ -2,7 +2,7 @@
 """gRPC servers and clients for canaryd's tests, on Debian's python3-grpcio (no protobuf:
 messages are raw bytes through generic handlers).
 
-  grpc_peer.py server PORT_FILE NAME [--fail-every N] [--delay-ms MS]
+  grpc_peer.py server PORT_FILE NAME [--fail-every N] [--delay-ms MS] [--tls CERT KEY]
   grpc_peer.py client PORT unary COUNT [--user USER] [--timeout S]
   grpc_peer.py client PORT stream
   grpc_peer.py client PORT bidi
@@ -64,7 +64,12 @@ def serve(args):
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
+    if args.tls:
+        with open(args.tls[0], "rb") as c, open(args.tls[1], "rb") as k:
+            credentials = grpc.ssl_server_credentials(((k.read(), c.read()),))
+        port = server.add_secure_port("127.0.0.1:0", credentials)  # h2 by ALPN only
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(port))
@@ -116,6 +121,7 @@ def main():
     s.add_argument("name")
     s.add_argument("--fail-every", type=int, default=0)
     s.add_argument("--delay-ms", type=int, default=0)
+    s.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     c = sub.add_parser("client")
     c.add_argument("port", type=int)
     c.add_argument("mode", choices=["unary", "stream", "bidi", "until-unavailable"])

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The HTTP/2 attacks of recent years against canaryd, one per command, for its tests.
 
-  h2_attacks.py PORT rapid-reset|continuation-flood|ping-flood|settings-flood
+  h2_attacks.py PORT rapid-reset|continuation-flood|ping-flood|settings-flood|too-many-streams
+  h2_attacks.py PORT slow-reader SECONDS
 
 Prints what the server did: "goaway <error code name>", "closed" (no GOAWAY seen), or
 "survived" (the connection still answers a request afterwards), then "requests <n>" where
@@ -124,7 +125,62 @@ def settings_flood(port):
     print(read_outcome(sock))
 
 
+def too_many_streams(port):
+    """150 streams at once where the server advertised 100: the ones beyond are refused
+    (RST_STREAM), the connection lives. Prints "refused <n> answered <n>"."""
+    sock = connect(port)
+    encoder = hpack.Encoder()
+    sock.sendall(b"".join(frame(0x1, 0x4 | 0x1, 1 + 2 * i, request_headers(encoder, "/%d" % i)) for i in range(150)))
+    sock.settimeout(5)
+    refused, answered, buffer = 0, 0, b""
+    deadline = time.time() + 20
+    while refused + answered < 150 and time.time() < deadline:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        buffer += data
+        while len(buffer) >= 9:
+            length = int.from_bytes(buffer[0:3], "big")
+            if len(buffer) < 9 + length:
+                break
+            kind, flags = buffer[3], buffer[4]
+            buffer = buffer[9 + length:]
+            if kind == 0x3:
+                refused += 1
+            elif kind in (0x0, 0x1) and flags & 0x1:  # DATA or HEADERS ending a stream
+                answered += 1
+            elif kind == 0x4 and not flags & 0x1:
+                sock.sendall(frame(0x4, 0x1, 0, b""))  # ACK the server's SETTINGS
+    print("refused", refused, "answered", answered)
+
+
+def slow_reader(port, seconds):
+    """One GET whose response is never read (the window stays at 64 KiB); holds the
+    connection open for SECONDS, then prints how many body bytes arrived."""
+    sock = connect(port)
+    encoder = hpack.Encoder()
+    sock.sendall(frame(0x1, 0x4 | 0x1, 1, request_headers(encoder, "/big")))
+    time.sleep(seconds)
+    sock.settimeout(1)
+    received = 0
+    try:
+        while True:
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            received += len(data)
+    except socket.timeout:
+        pass
+    print("received", received)
+
+
 if __name__ == "__main__":
     port = int(sys.argv[1])
-    {"rapid-reset": rapid_reset, "continuation-flood": continuation_flood, "ping-flood": ping_flood,
-     "settings-flood": settings_flood}[sys.argv[2]](port)
+    if sys.argv[2] == "slow-reader":
+        slow_reader(port, float(sys.argv[3]))
+    else:
+        {"rapid-reset": rapid_reset, "continuation-flood": continuation_flood, "ping-flood": ping_flood,
+         "settings-flood": settings_flood, "too-many-streams": too_many_streams}[sys.argv[2]](port)

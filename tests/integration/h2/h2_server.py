@@ -84,8 +84,8 @@ async def serve(reader, writer, args):
                 task.add_done_callback(pending.discard)
         writer.write(conn.data_to_send())
         await writer.drain()
-        if goaway_last is not None and not any(i <= goaway_last for i in requests) and not pending:
-            break
+        # After a GOAWAY the client closes once it has its answers (RFC 9113 §6.8): closing
+        # here with its later frames unread would reset the connection and lose answers.
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
     writer.close()
